@@ -1,0 +1,88 @@
+"""The `modelgif` command line: thin wrappers over the Python API.
+
+    modelgif <command> ...      one module per command: modelgif/cli/cmd_<command>.py
+      parse flags -> call the modelgif API -> print (human text or --json) -> exit code
+
+Each `cmd_*.py` module exposes `register(subparsers)`; they are discovered automatically so a
+new command is one new file. Conventions (see README):
+- exit 0: done; 1: a finding the user asked to fail on (`--fail-on`); 2: error or unusable
+  input, reported as ONE line on stderr, never a traceback;
+- `--json` makes stdout pure JSON; human text, logs and progress bars go to stderr;
+- `--log-level` or MODELGIF_LOG_LEVEL sets the logging level.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import os
+import pkgutil
+import sys
+from collections.abc import Sequence
+
+from modelgif.errors import ModelgifError
+
+__all__ = ["build_parser", "main"]
+
+EXIT_OK = 0
+EXIT_FINDING = 1
+EXIT_ERROR = 2
+
+DESCRIPTION = """\
+modelgif: forensics for neural networks with ModelGiF gradient fields.
+
+Was a suspect model derived from yours? Did a model really forget data? modelgif normalizes
+any model to ONNX, computes its gradient field at secret anchors derived from your key, and
+turns field distances into verdicts with a stated false-positive rate.
+"""
+
+EPILOG = """\
+examples:
+  modelgif demo                            run the whole workflow on built-in data
+  modelgif normalize model.onnx -o n.onnx  canonical ONNX + digest of any model
+  modelgif <command> --help                help for one command
+
+exit codes: 0 done, 1 finding (with --fail-on), 2 error or unusable input
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The top-level parser with every discovered `cmd_*` module registered."""
+    parser = argparse.ArgumentParser(
+        prog="modelgif",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--log-level",
+        default=os.environ.get("MODELGIF_LOG_LEVEL", "WARNING"),
+        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+        help="logging level (default: $MODELGIF_LOG_LEVEL or WARNING); logs go to stderr",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="<command>")
+    for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
+        if info.name.startswith("cmd_"):
+            module = importlib.import_module(f"{__name__}.{info.name}")
+            module.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the console script; returns the process exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=args.log_level, format="%(levelname)s %(name)s: %(message)s")
+    if args.command is None:
+        parser.print_help(sys.stderr)
+        return EXIT_ERROR
+    try:
+        code: int = args.func(args)
+    except ModelgifError as error:
+        print(f"modelgif: error: {error}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("modelgif: interrupted", file=sys.stderr)
+        return 130
+    return code

@@ -1,0 +1,1 @@
+"""modelgif.fingerprint (docstring to come)."""

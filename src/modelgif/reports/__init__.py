@@ -1,0 +1,1 @@
+"""modelgif.reports (docstring to come)."""

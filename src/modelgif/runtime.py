@@ -1,0 +1,51 @@
+"""onnxruntime sessions, created in one place so the providers are always checked.
+
+Why: onnxruntime-gpu lists CUDA as *available* even on a machine without a GPU and, asked for
+it, silently falls back to CPU (shared/design/FINDINGS.md). So we never trust
+`get_available_providers()`; we ask for what we want and then read `session.get_providers()`.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import onnxruntime as ort
+
+from modelgif.errors import BackendError
+
+__all__ = ["make_session", "preferred_providers"]
+
+log = logging.getLogger(__name__)
+
+
+def preferred_providers() -> list[str]:
+    """CUDA first when this onnxruntime build offers it, CPU always."""
+    offered = ort.get_available_providers()
+    wanted = ["CUDAExecutionProvider"] if "CUDAExecutionProvider" in offered else []
+    return [*wanted, "CPUExecutionProvider"]
+
+
+def make_session(
+    model_bytes: bytes,
+    providers: list[str] | None = None,
+    require: str | None = None,
+    threads: int | None = None,
+) -> ort.InferenceSession:
+    """Create an InferenceSession and log (or, with `require`, enforce) the provider it got.
+
+    `require` names a provider that must be active, e.g. "CUDAExecutionProvider" on a GPU
+    benchmark; without it a silent CPU fallback is logged as a warning, never hidden.
+    """
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    if threads is not None:
+        options.intra_op_num_threads = threads
+    asked = providers if providers is not None else preferred_providers()
+    session = ort.InferenceSession(model_bytes, sess_options=options, providers=asked)
+    got = session.get_providers()
+    if require is not None and require not in got:
+        raise BackendError(f"onnxruntime did not activate {require}; active providers: {got}")
+    if asked and asked[0] not in got:
+        log.warning("onnxruntime asked for %s but runs on %s", asked[0], got)
+    log.debug("onnxruntime session on %s", got)
+    return session

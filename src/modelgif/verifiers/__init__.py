@@ -1,0 +1,1 @@
+"""modelgif.verifiers (docstring to come)."""
