@@ -1,1 +1,1 @@
-"""modelgif.reports (docstring to come)."""
+"""modelgif.reports: verdicts -> signed evidence.json -> offline report.html."""

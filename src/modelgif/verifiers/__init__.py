@@ -1,1 +1,1 @@
-"""modelgif.verifiers (docstring to come)."""
+"""modelgif.verifiers: fingerprint + suspect -> Verdict (ownership; unlearning)."""

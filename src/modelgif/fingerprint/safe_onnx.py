@@ -1,0 +1,236 @@
+"""Loading ONNX files that come from an adversary.
+
+A suspect model is hostile input. This module is the front door and the only place that
+reads model files. Its promises:
+- no code runs on load: ONNX is protobuf, never pickle;
+- memory is bounded: the file size and every tensor's DECLARED size are checked against
+  `Limits` before any tensor data is read or allocated;
+- no file outside the model's folder is opened: external-data locations must be relative,
+  must not climb out (`..`, absolute paths, symlinks resolving elsewhere) and are read here,
+  by Python, never by onnx's own loader;
+- every failure is a ModelLoadError with one line naming the problem and the tensor or node.
+
+Why our own external-data reader: `onnx.load(..., load_external_data=True)` resolves
+locations itself and its checks have changed between releases; one small reader we test
+beats relying on a moving target.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import onnx
+from google.protobuf.message import DecodeError
+from onnx import TensorProto
+
+from modelgif.errors import ModelLoadError
+
+__all__ = ["ALLOWED_DOMAINS", "Limits", "load_onnx_bytes", "load_onnx_file"]
+
+GiB = 1 << 30
+
+# Domains whose ops onnxruntime implements: the standard set and onnxruntime's contrib ops
+# (emitted by its quantizer). Anything else could need a custom-op library: refused.
+ALLOWED_DOMAINS = frozenset({"", "ai.onnx", "com.microsoft"})
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Upper bounds checked before reading or allocating anything."""
+
+    max_file_bytes: int = 2 * GiB
+    max_tensor_bytes: int = 1 * GiB
+    max_total_bytes: int = 4 * GiB
+    max_nodes: int = 200_000
+
+
+def load_onnx_file(path: str | Path, limits: Limits | None = None) -> onnx.ModelProto:
+    """Parse `path` and read its external data (confined to the file's folder).
+
+    Returns a model whose tensors are all inline, ready for checking and normalization.
+    """
+    limits = limits or Limits()
+    path = Path(path)
+    if not path.is_file():
+        raise ModelLoadError(f"{path}: no such model file")
+    size = path.stat().st_size
+    if size > limits.max_file_bytes:
+        raise ModelLoadError(
+            f"{path.name}: file is {size} bytes, over the limit of {limits.max_file_bytes}"
+        )
+    with open(path, "rb") as handle:
+        data = handle.read(limits.max_file_bytes + 1)
+    return load_onnx_bytes(data, folder=path.parent, name=path.name, limits=limits)
+
+
+def load_onnx_bytes(
+    data: bytes,
+    folder: Path | None = None,
+    name: str = "model",
+    limits: Limits | None = None,
+) -> onnx.ModelProto:
+    """Parse serialized ONNX; external data is allowed only when `folder` is given."""
+    limits = limits or Limits()
+    if len(data) > limits.max_file_bytes:
+        raise ModelLoadError(
+            f"{name}: {len(data)} bytes, over the limit of {limits.max_file_bytes}"
+        )
+    model = onnx.ModelProto()
+    try:
+        model.ParseFromString(data)
+    except (DecodeError, ValueError, RuntimeError) as error:
+        raise ModelLoadError(
+            f"{name}: not a valid ONNX protobuf (truncated or garbage?): {error}"
+        ) from None
+    if not model.HasField("graph") or len(model.graph.node) == 0:
+        raise ModelLoadError(f"{name}: not an ONNX model (no graph or no nodes)")
+    if len(model.graph.node) > limits.max_nodes:
+        raise ModelLoadError(f"{name}: {len(model.graph.node)} nodes, over the limit")
+    _check_domains(model, name)
+    _check_and_inline_tensors(model, folder, name, limits)
+    return model
+
+
+def _check_domains(model: onnx.ModelProto, name: str) -> None:
+    for opset in model.opset_import:
+        if opset.domain not in ALLOWED_DOMAINS:
+            raise ModelLoadError(f"{name}: opset import from unknown domain '{opset.domain}'")
+    for node in _all_nodes(model):
+        if node.domain not in ALLOWED_DOMAINS:
+            raise ModelLoadError(
+                f"{name}: node '{node.name or '?'}' uses op '{node.op_type}' from unknown "
+                f"domain '{node.domain}'"
+            )
+
+
+def _all_nodes(model: onnx.ModelProto) -> list[onnx.NodeProto]:
+    """Nodes of the main graph, its subgraphs and local functions."""
+    nodes: list[onnx.NodeProto] = []
+    graphs = [model.graph]
+    while graphs:
+        graph = graphs.pop()
+        for node in graph.node:
+            nodes.append(node)
+            for attribute in node.attribute:
+                graphs.extend([attribute.g] if attribute.HasField("g") else [])
+                graphs.extend(attribute.graphs)
+    for function in model.functions:
+        nodes.extend(function.node)
+    return nodes
+
+
+def _all_tensors(model: onnx.ModelProto) -> list[TensorProto]:
+    """Initializers and constant-attribute tensors, everywhere in the model."""
+    tensors = list(model.graph.initializer)
+    for node in _all_nodes(model):
+        for attribute in node.attribute:
+            if attribute.HasField("t"):
+                tensors.append(attribute.t)
+            tensors.extend(attribute.tensors)
+    if len(model.graph.sparse_initializer) > 0:
+        raise ModelLoadError("sparse initializers are not supported")
+    return tensors
+
+
+def _declared_bytes(tensor: TensorProto, name: str, limits: Limits) -> int:
+    if any(dim < 0 for dim in tensor.dims):
+        raise ModelLoadError(f"{name}: tensor '{tensor.name}' declares a negative dimension")
+    try:
+        itemsize = int(onnx.helper.tensor_dtype_to_np_dtype(tensor.data_type).itemsize)
+    except (KeyError, ValueError, TypeError):
+        raise ModelLoadError(
+            f"{name}: tensor '{tensor.name}' has unsupported data type {tensor.data_type}"
+        ) from None
+    count = int(math.prod(tensor.dims))
+    if count > limits.max_tensor_bytes:  # checked before multiplying: no huge ints needed
+        raise ModelLoadError(
+            f"{name}: tensor '{tensor.name}' declares {count} elements, over the limit of "
+            f"{limits.max_tensor_bytes} bytes"
+        )
+    declared: int = count * itemsize
+    if declared > limits.max_tensor_bytes:
+        raise ModelLoadError(
+            f"{name}: tensor '{tensor.name}' declares {declared} bytes, over the limit of "
+            f"{limits.max_tensor_bytes}"
+        )
+    return declared
+
+
+def _check_and_inline_tensors(
+    model: onnx.ModelProto, folder: Path | None, name: str, limits: Limits
+) -> None:
+    total = 0
+    for tensor in _all_tensors(model):
+        declared = _declared_bytes(tensor, name, limits)
+        total += declared
+        if total > limits.max_total_bytes:
+            raise ModelLoadError(
+                f"{name}: tensors declare over {limits.max_total_bytes} bytes in total "
+                f"(at '{tensor.name}')"
+            )
+        if tensor.data_location == TensorProto.EXTERNAL:
+            _read_external(tensor, folder, name, declared)
+        elif tensor.HasField("raw_data") and len(tensor.raw_data) != declared:
+            raise ModelLoadError(
+                f"{name}: tensor '{tensor.name}' holds {len(tensor.raw_data)} bytes but "
+                f"declares {declared}"
+            )
+
+
+def _read_external(tensor: TensorProto, folder: Path | None, name: str, declared: int) -> None:
+    """Read one external tensor from inside `folder` and make it inline."""
+    if folder is None:
+        raise ModelLoadError(
+            f"{name}: tensor '{tensor.name}' has external data, but the model was given as "
+            "bytes; load it from its file"
+        )
+    info = {entry.key: entry.value for entry in tensor.external_data}
+    location = info.get("location", "")
+    target = _confined_path(folder, location, tensor.name, name)
+    try:
+        offset = int(info.get("offset", "0"))
+        length = int(info.get("length", str(declared)))
+    except ValueError:
+        raise ModelLoadError(
+            f"{name}: tensor '{tensor.name}' has a malformed offset or length"
+        ) from None
+    if length != declared or offset < 0:
+        raise ModelLoadError(
+            f"{name}: tensor '{tensor.name}' external length {length} does not match its "
+            f"declared size {declared}"
+        )
+    if offset + length > target.stat().st_size:
+        raise ModelLoadError(
+            f"{name}: tensor '{tensor.name}' reads past the end of '{location}'"
+        )
+    with open(target, "rb") as handle:
+        handle.seek(offset)
+        raw = handle.read(length)
+    tensor.raw_data = raw
+    del tensor.external_data[:]
+    tensor.data_location = TensorProto.DEFAULT
+
+
+def _confined_path(folder: Path, location: str, tensor: str, name: str) -> Path:
+    """Resolve an external-data location, refusing anything that leaves `folder`."""
+    relative = Path(location)
+    if not location or relative.is_absolute() or ".." in relative.parts or "\x00" in location:
+        raise ModelLoadError(
+            f"{name}: tensor '{tensor}' external data location '{location}' escapes the "
+            "model's folder"
+        )
+    root = Path(os.path.realpath(folder))
+    target = Path(os.path.realpath(root / relative))
+    if root != target and root not in target.parents:
+        raise ModelLoadError(
+            f"{name}: tensor '{tensor}' external data location '{location}' escapes the "
+            "model's folder"
+        )
+    if not target.is_file():
+        raise ModelLoadError(
+            f"{name}: tensor '{tensor}' external data file '{location}' is missing"
+        )
+    return target
