@@ -1,0 +1,77 @@
+"""`modelgif report`: verdicts -> a signed evidence bundle; `modelgif report verify`: check one."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+from typing import Any
+
+from modelgif.cli.output import emit
+from modelgif.errors import InputError
+from modelgif.fingerprint.keys import load_private_key, load_public_key
+from modelgif.reports.evidence import verify_bundle, write_report
+
+EPILOG = """\
+examples:
+  modelgif report fine-tune.json extraction.json --key owner.key -o case-17/
+  modelgif report verify case-17/ --pub owner.pub
+  modelgif report verify case-17/ --pub owner.pub --files suspect.onnx fine-tune.json
+
+Writes DIR/evidence.json (canonical JSON: the signed source of truth), DIR/evidence.sig.json
+(its DSSE envelope) and DIR/report.html (one offline page rendered from evidence.json: no
+script, no network request). `report verify` checks the signature, that evidence.json is
+exactly what was signed, that report.html is exactly its rendering, and re-hashes any files
+given with --files. Exit 0 when everything verifies, 2 otherwise. A passphrase-protected key
+reads its passphrase from MODELGIF_KEY_PASSPHRASE.
+"""
+
+
+def register(sub: Any) -> None:
+    parser = sub.add_parser(
+        "report",
+        help="write a signed evidence bundle and HTML report from verdict files (or verify one)",
+        description="Turn verdict files (from `modelgif verify --json -o` or "
+        "`modelgif audit-unlearning`) into evidence others can check; or, as "
+        "`modelgif report verify DIR --pub KEY.pub`, check such a bundle.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("items", nargs="+", metavar="VERDICT.json | verify DIR",
+                        help="verdict files; or the word 'verify' and a report folder")
+    parser.add_argument("--key", type=Path, help="the examiner's private key (to sign)")
+    parser.add_argument("--pub", type=Path, help="the signer's public key (for verify)")
+    parser.add_argument("-o", "--output", type=Path, help="the report folder to write")
+    parser.add_argument("--case-id", default="case-1", help="case identifier")
+    parser.add_argument("--title", default="modelgif forensic report", help="report title")
+    parser.add_argument("--scope", default="Comparison of suspect models with the owner's "
+                        "fingerprint.", help="one sentence: what was examined and why")
+    parser.add_argument("--files", nargs="*", type=Path, default=[],
+                        help="(verify) local files to re-hash against the evidence table")
+    parser.add_argument("--json", action="store_true", help="print JSON on stdout")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.items[0] == "verify":
+        return _verify(args)
+    if args.key is None or args.output is None:
+        raise InputError("`modelgif report` needs --key (to sign) and -o DIR.")
+    key = load_private_key(args.key, os.environ.get("MODELGIF_KEY_PASSPHRASE"))
+    bundle = write_report([Path(p) for p in args.items], key, args.output,
+                          case_id=args.case_id, title=args.title, scope=args.scope)
+    paths = {"evidence": str(bundle.evidence), "signature": str(bundle.signature),
+             "html": str(bundle.html)}
+    emit(paths, args.json, f"report written: {bundle.html}\nevidence:       {bundle.evidence}")
+    return 0
+
+
+def _verify(args: argparse.Namespace) -> int:
+    if len(args.items) != 2 or args.pub is None:
+        raise InputError("usage: modelgif report verify DIR --pub KEY.pub [--files FILE ...]")
+    files = {path.name: path for path in args.files}
+    summary = verify_bundle(Path(args.items[1]), load_public_key(args.pub), files)
+    decisions = ", ".join(f"{k}: {v}" for k, v in summary["decisions"].items())
+    emit(summary, args.json, f"report verified (signed by {summary['signed_by'][:16]}); "
+         f"{len(summary['files_rehashed'])} file(s) re-hashed; {decisions}")
+    return 0
