@@ -9,7 +9,8 @@ import pytest
 import modelgif
 from modelgif.cli import main
 
-PACKAGES = ["modelgif", "modelgif.fingerprint"]
+PACKAGES = ["modelgif", "modelgif.fingerprint", "modelgif.verifiers", "modelgif.reports",
+            "modelgif.zoo"]
 
 
 @pytest.mark.parametrize("name", PACKAGES)

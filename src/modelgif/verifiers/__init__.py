@@ -1,1 +1,47 @@
-"""modelgif.verifiers: fingerprint + suspect -> Verdict (ownership; unlearning)."""
+"""modelgif.verifiers: fingerprint + suspect -> Verdict.
+
+    ownership.py    recompute the suspect's field with the fingerprint's settings, compare
+                    sketches (per anchor, per step), calibrate against independent negatives
+    unlearning.py   claimed model vs original on secret forget-set anchors (paired classes),
+                    calibrated against models retrained without the forget set
+    distance.py     pairwise ModelGiF distance matrix at one secret anchor set
+    statistics.py   pure functions: per-anchor similarity, null moments, tolerance bounds,
+                    Clopper-Pearson, ROC AUC, TPR at FPR, bootstrap
+    calibration.py  the fitted null (leave-one-out) and the threshold for a target FPR
+    verdict.py      the Verdict and the three-way decision rule
+    record.py       the verdict record (verdict + what was compared), input of reports
+
+A negative result is a Verdict, never an exception. docs/STATISTICS.md states the test.
+"""
+
+from modelgif.verifiers.calibration import Calibration, fit_calibration
+from modelgif.verifiers.distance import DistanceMatrix, distance_matrix
+from modelgif.verifiers.ownership import (
+    calibrate,
+    compare_suspect,
+    load_calibration,
+    save_calibration,
+    verify_suspect,
+)
+from modelgif.verifiers.statistics import bootstrap_ci, roc_auc, tpr_at_fpr
+from modelgif.verifiers.unlearning import UnlearningVerdict, audit_unlearning
+from modelgif.verifiers.verdict import Verdict, compute_verdict
+
+__all__ = [
+    "Calibration",
+    "DistanceMatrix",
+    "UnlearningVerdict",
+    "Verdict",
+    "audit_unlearning",
+    "bootstrap_ci",
+    "calibrate",
+    "compare_suspect",
+    "compute_verdict",
+    "distance_matrix",
+    "fit_calibration",
+    "load_calibration",
+    "roc_auc",
+    "save_calibration",
+    "tpr_at_fpr",
+    "verify_suspect",
+]

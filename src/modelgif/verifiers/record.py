@@ -103,3 +103,32 @@ def _validate(data: object, name: str) -> None:
     calibration = data.get("calibration")
     if calibration is not None and not isinstance(calibration, dict):
         raise InputError(f"{name}: field 'calibration' must be an object or null")
+
+
+def sha256_file(path: str | Path) -> str:
+    """sha256 hex of a file, read in blocks."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def file_entry(role: str, path: str | Path, digest: str | None = None,
+               opset: int | None = None) -> dict[str, Any]:
+    """One row of the evidence table: role, file name, sha256 (+ normalized digest, opset)."""
+    entry: dict[str, Any] = {"role": role, "name": Path(path).name, "sha256": sha256_file(path)}
+    if digest is not None:
+        entry["digest"] = digest
+    if opset is not None:
+        entry["opset"] = opset
+    return entry
+
+
+def write_record(path: str | Path, record: dict[str, Any]) -> Path:
+    """Write a record as indented, sorted JSON."""
+    path = Path(path)
+    path.write_text(json.dumps(record, indent=1, sort_keys=True) + "\n")
+    return path

@@ -1,0 +1,80 @@
+"""`modelgif keygen`: create an owner key pair (NAME.key, NAME.pub).
+
+Why a command of its own: the key is the owner's identity in every later claim, so making it
+right (0600, optionally passphrase-encrypted, never overwriting) should take one line.
+The passphrase helper here is shared by the commands that load a private key.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import os
+from typing import Any
+
+from modelgif.errors import InputError
+from modelgif.fingerprint.keys import KEY_TYPES, generate_key, keyid, save_keypair
+
+__all__ = ["PASSPHRASE_ENV", "read_passphrase", "register", "run"]
+
+PASSPHRASE_ENV = "MODELGIF_KEY_PASSPHRASE"
+
+EPILOG = f"""\
+examples:
+  modelgif keygen --out owner                  owner.key (0600) and owner.pub, Ed25519
+  modelgif keygen --out owner --passphrase     encrypt owner.key (prompts twice)
+  {PASSPHRASE_ENV}=... modelgif keygen --out ci --type ecdsa-p256 --passphrase
+
+Keep NAME.key secret and backed up: it signs your fingerprints and derives their secret
+anchors. Give NAME.pub to anyone who should verify them.
+"""
+
+
+def read_passphrase(confirm: bool = False) -> str:
+    """The passphrase from $MODELGIF_KEY_PASSPHRASE, else prompted (twice to confirm)."""
+    from_env = os.environ.get(PASSPHRASE_ENV)
+    if from_env:
+        return from_env
+    try:
+        first = getpass.getpass("passphrase: ")
+        if confirm and getpass.getpass("passphrase (again): ") != first:
+            raise InputError("The passphrases do not match.")
+    except EOFError:
+        raise InputError(f"No passphrase: set {PASSPHRASE_ENV} or run from a terminal.") from None
+    if not first:
+        raise InputError("The passphrase must not be empty.")
+    return first
+
+
+def register(subparsers: Any) -> None:
+    """Add the `keygen` command."""
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "keygen",
+        help="create an owner key pair (NAME.key, NAME.pub)",
+        description="Create a signing key pair: NAME.key (private, PEM, mode 0600) and "
+        "NAME.pub (public, PEM). Ed25519 by default; ECDSA P-256 for interoperability "
+        "with OpenSSF model-signing keys. Prints the keyid (sha256 of the public key).",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--out", required=True, metavar="NAME", help="writes NAME.key, NAME.pub")
+    parser.add_argument(
+        "--type", dest="key_type", choices=KEY_TYPES, default="ed25519", help="key type"
+    )
+    parser.add_argument(
+        "--passphrase",
+        action="store_true",
+        help=f"encrypt NAME.key with a passphrase (from ${PASSPHRASE_ENV}, else prompted)",
+    )
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Generate, save, print the paths and keyid."""
+    passphrase = read_passphrase(confirm=True) if args.passphrase else None
+    key = generate_key(args.key_type)
+    private_path, public_path = save_keypair(key, args.out, passphrase)
+    print(f"private key: {private_path} (keep secret)")
+    print(f"public key:  {public_path}")
+    print(f"keyid:       {keyid(key)}")
+    return 0

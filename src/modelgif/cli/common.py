@@ -1,0 +1,79 @@
+"""Pieces several commands share: the owner key, progress bars, configs, the fingerprint."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import yaml
+from tqdm import tqdm
+
+from modelgif.cli.cmd_keygen import PASSPHRASE_ENV, read_passphrase
+from modelgif.errors import InputError
+from modelgif.fingerprint.anchors import AnchorConfig
+from modelgif.fingerprint.field import FieldConfig
+from modelgif.fingerprint.keys import PrivateKey, load_private_key
+
+__all__ = ["add_key_arguments", "load_config", "owner_key", "progress_bar"]
+
+MAX_CONFIG_BYTES = 1 << 20
+
+
+def add_key_arguments(parser: argparse.ArgumentParser, required: bool = True) -> None:
+    """--key NAME.key and --passphrase, the same for every command that needs the owner."""
+    parser.add_argument("--key", type=Path, required=required, metavar="NAME.key",
+                        help="the owner's private key")
+    parser.add_argument("--passphrase", action="store_true",
+                        help=f"the key is encrypted (passphrase from ${PASSPHRASE_ENV}, "
+                        "else prompted)")
+
+
+def owner_key(args: argparse.Namespace) -> PrivateKey:
+    """Load the private key named by --key (asking for the passphrase if --passphrase)."""
+    return load_private_key(args.key, read_passphrase() if args.passphrase else None)
+
+
+@contextmanager
+def progress_bar(description: str, enabled: bool = True) -> Iterator[Callable[[int, int], None]]:
+    """A callback `progress(done, total)` drawing a tqdm bar on stderr."""
+    bar: tqdm[Any] | None = None
+
+    def update(done: int, total: int) -> None:
+        nonlocal bar
+        if not enabled:
+            return
+        if bar is None:
+            bar = tqdm(total=total, desc=description, file=sys.stderr, leave=False,
+                       dynamic_ncols=True)
+        bar.total = total
+        bar.n = done
+        bar.refresh()
+
+    try:
+        yield update
+    finally:
+        if bar is not None:
+            bar.close()
+
+
+def load_config(path: Path | None) -> tuple[AnchorConfig, FieldConfig]:
+    """YAML with optional `anchors:` and `field:` sections; unknown keys are errors."""
+    if path is None:
+        return AnchorConfig(), FieldConfig()
+    if not path.is_file() or path.stat().st_size > MAX_CONFIG_BYTES:
+        raise InputError(f"{path}: missing or larger than {MAX_CONFIG_BYTES} bytes")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as error:
+        raise InputError(f"{path}: not valid YAML ({str(error).splitlines()[0]})") from None
+    if not isinstance(data, dict) or not set(data) <= {"anchors", "field"}:
+        raise InputError(f"{path}: the config may only have 'anchors' and 'field' sections")
+    try:
+        return (AnchorConfig.from_dict(dict(data.get("anchors") or {})),
+                FieldConfig.from_dict(dict(data.get("field") or {})))
+    except TypeError as error:
+        raise InputError(f"{path}: {error}") from None

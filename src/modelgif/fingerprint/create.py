@@ -1,0 +1,183 @@
+"""Model + owner key -> a signed .mgf fingerprint; and the secrets to use one again.
+
+    model ──normalize──> NormalizedModel
+    owner key + fresh fingerprint id ──HKDF──> anchor secret ──derive_anchors──> anchors
+                                     └─HKDF──> anchor key (revealable) ──HKDF──> sketch secret
+    NormalizedModel + anchors + sketch secret ──compute_field──> two owner sketches:
+        "sketch"         the FieldConfig estimator (exact gradients by default)
+        "sketch_coarse"  black-box central differences at the quantization-scale eps
+    ──write_fingerprint──> signed .mgf (arrays, config echo, sealed anchors)
+
+Why the sketch secret hangs off the revealable anchor key: a third party given a reveal must
+be able to recompute a suspect's sketch, so the projection cannot depend on a secret the
+reveal withholds; and since the anchor key is per fingerprint, revealing one fingerprint opens
+nothing else of the owner's.
+
+Why two sketches: quantized models are piecewise constant, so their gradients are zero almost
+everywhere and only finite differences at a coarse eps see their function; such a suspect is
+compared with the owner's field measured by the same estimator (FINDINGS.md: compare like with
+like). Float suspects are compared with the exact sketch.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass, replace
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnx
+import torch
+
+from modelgif.errors import InputError
+from modelgif.fingerprint.anchors import AnchorConfig, derive_anchors
+from modelgif.fingerprint.backends.blackbox import QUANTIZED_EPS, BlackBoxBackend
+from modelgif.fingerprint.field import FieldConfig, FieldResult, Progress, compute_field
+from modelgif.fingerprint.keys import PrivateKey
+from modelgif.fingerprint.keystream import hkdf_sha256
+from modelgif.fingerprint.normalize import NormalizedModel, normalize
+from modelgif.fingerprint.record import Fingerprint, Reveal, write_fingerprint
+from modelgif.fingerprint.sealing import (
+    derive_anchor_key,
+    derive_anchor_secret,
+    new_fingerprint_id,
+)
+
+__all__ = ["FingerprintSecrets", "coarse_config", "create_fingerprint", "open_secrets"]
+
+log = logging.getLogger(__name__)
+
+SKETCH_INFO = b"modelgif/v1/sketch-secret"
+
+
+@dataclass(frozen=True)
+class FingerprintSecrets:
+    """What recomputing a suspect's field needs: the anchors and the sketch secret."""
+
+    anchors: np.ndarray
+    sketch_secret: bytes
+
+
+def sketch_secret(anchor_key: bytes) -> bytes:
+    """The projection secret, derived from the (revealable) per-fingerprint anchor key."""
+    return hkdf_sha256(anchor_key, SKETCH_INFO)
+
+
+def input_scale(anchors: np.ndarray) -> float:
+    """Root-mean-square size of an anchor coordinate (sets finite-difference steps)."""
+    return float(np.sqrt(np.mean(np.square(anchors.astype(np.float64)))) or 1.0)
+
+
+def coarse_config(config: FieldConfig, anchors: np.ndarray) -> FieldConfig:
+    """The black-box estimator at the quantization-scale eps, else identical settings."""
+    return replace(config, backend="blackbox", fd_eps=QUANTIZED_EPS * input_scale(anchors))
+
+
+def open_secrets(
+    fingerprint: Fingerprint,
+    private_key: PrivateKey | None = None,
+    reveal: Reveal | None = None,
+) -> FingerprintSecrets:
+    """Open a fingerprint's anchors and sketch secret with the owner key or a reveal."""
+    if private_key is not None:
+        anchors = fingerprint.decrypt_anchors(private_key)
+        anchor_key = derive_anchor_key(private_key, fingerprint.fingerprint_id)
+    elif reveal is not None:
+        anchors = fingerprint.decrypt_anchors_with_reveal(reveal)
+        anchor_key = reveal.anchor_key
+    else:
+        raise InputError("Opening a fingerprint needs the owner's private key or a reveal file.")
+    return FingerprintSecrets(np.asarray(anchors, dtype=np.float32), sketch_secret(anchor_key))
+
+
+def _sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _field_summary(result: FieldResult) -> dict[str, Any]:
+    return {"config": result.config.to_dict(), "estimator": result.estimator,
+            "completeness": result.completeness.summary()}
+
+
+def create_fingerprint(
+    model: NormalizedModel | str | Path | torch.nn.Module,
+    private_key: PrivateKey,
+    output: str | Path,
+    *,
+    example_input: torch.Tensor | None = None,
+    pool: np.ndarray | str | Path | None = None,
+    anchor_config: AnchorConfig | None = None,
+    field_config: FieldConfig | None = None,
+    input_range: tuple[float, float] | None = None,
+    progress: Progress | None = None,
+    created_at: datetime | None = None,
+    overwrite: bool = False,
+) -> Fingerprint:
+    """Normalize `model`, derive secret anchors, compute both sketches, sign and write."""
+    if isinstance(model, NormalizedModel):
+        normalized, name = model, "model.onnx"
+        original_sha256 = model.source_sha256 or model.digest.split(":", 1)[1]
+    else:
+        normalized = normalize(model, example_input, input_range=input_range)
+        if isinstance(model, str | Path):
+            name, original_sha256 = Path(model).name, _sha256_file(Path(model))
+        else:
+            name = f"{type(model).__name__}.onnx"
+            original_sha256 = normalized.digest.split(":", 1)[1]
+    spec = normalized.input_spec
+    fingerprint_id = new_fingerprint_id()
+    anchor_secret = derive_anchor_secret(private_key, fingerprint_id)
+    secret = sketch_secret(derive_anchor_key(private_key, fingerprint_id))
+    anchors = derive_anchors(
+        anchor_secret, anchor_config, pool=pool,
+        input_shape=tuple(d for d in spec.shape[1:] if d is not None),
+        value_range=spec.value_range,
+    )
+    config = field_config or FieldConfig()
+    fine = compute_field(normalized, anchors, secret, config, progress=progress)
+    coarse_cfg = coarse_config(fine.config, anchors.inputs)
+    coarse = compute_field(normalized, anchors, secret, coarse_cfg,
+                           backend=BlackBoxBackend.from_onnx(normalized.model,
+                                                              eps=coarse_cfg.fd_eps),
+                           progress=progress)
+    log.info("fingerprint fields: %s; completeness %s", fine.estimator["name"],
+             fine.completeness.summary())
+    echo = {
+        "anchors": {**anchors.config.to_dict(), "value_range": list(anchors.value_range),
+                    "pool_sha256": anchors.pool_digest},
+        "field": _field_summary(fine),
+        "field_coarse": _field_summary(coarse),
+        "input_spec": spec.to_dict(),
+        "output_spec": normalized.output_spec.to_dict(),
+        "opset": normalized.opset,
+    }
+    return write_fingerprint(
+        output,
+        arrays={"sketch": fine.sketch.astype(np.float32),
+                "sketch_coarse": coarse.sketch.astype(np.float32),
+                "classes": fine.classes.astype(np.int64)},
+        anchors=anchors.inputs,
+        config=echo,
+        model_digest=normalized.digest.split(":", 1)[1],
+        original_name=name,
+        original_sha256=original_sha256,
+        private_key=private_key,
+        fingerprint_id=fingerprint_id,
+        created_at=created_at,
+        overwrite=overwrite,
+    )
+
+
+def is_quantized(model: object) -> bool:
+    """True for an ONNX graph with quantization ops (compared by the coarse estimator)."""
+    from modelgif.fingerprint.backends.blackbox import is_quantized_graph
+
+    proto = model.model if isinstance(model, NormalizedModel) else model
+    return isinstance(proto, onnx.ModelProto) and is_quantized_graph(proto)

@@ -1,0 +1,207 @@
+"""Owner keys: generate, save, load, and name them by a `keyid`.
+
+Why this module: a forensic claim is only as good as the key behind it, so keys live in plain
+PEM files every tool understands (openssl, OpenSSF model-signing, securesystemslib), the
+private file is created 0600 in one step (never write-then-chmod, which leaves a window), and
+loading fails with one clear InputError instead of a cryptography traceback.
+
+    NAME.key   PKCS#8 PEM private key, optionally passphrase-encrypted (mode 0600)
+    NAME.pub   SubjectPublicKeyInfo PEM public key
+    keyid      sha256 hex of the public key's DER SubjectPublicKeyInfo
+
+Ed25519 is the default (small, deterministic signatures: golden files stay byte-stable);
+ECDSA P-256 is offered for interoperability with model-signing and cosign keys.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+from typing import Literal, TypeAlias
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+
+from modelgif.errors import InputError
+from modelgif.validation import check_choice
+
+__all__ = [
+    "KEY_TYPES",
+    "MAX_KEY_FILE_BYTES",
+    "KeyType",
+    "PrivateKey",
+    "PublicKey",
+    "generate_key",
+    "key_type",
+    "keyid",
+    "load_private_key",
+    "load_public_key",
+    "private_key_material",
+    "save_keypair",
+]
+
+KeyType = Literal["ed25519", "ecdsa-p256"]
+KEY_TYPES: tuple[str, ...] = ("ed25519", "ecdsa-p256")
+PrivateKey: TypeAlias = ed25519.Ed25519PrivateKey | ec.EllipticCurvePrivateKey
+PublicKey: TypeAlias = ed25519.Ed25519PublicKey | ec.EllipticCurvePublicKey
+
+MAX_KEY_FILE_BYTES = 64 * 1024
+"""A PEM key is well under 1 KiB; anything far larger is not a key and is not read."""
+
+Passphrase: TypeAlias = str | bytes | None
+
+
+def generate_key(kind: str = "ed25519") -> PrivateKey:
+    """A fresh private key of type `kind` ("ed25519" or "ecdsa-p256")."""
+    check_choice(kind, "kind", "generate_key()", KEY_TYPES)
+    if kind == "ed25519":
+        return ed25519.Ed25519PrivateKey.generate()
+    return ec.generate_private_key(ec.SECP256R1())
+
+
+def key_type(key: PrivateKey | PublicKey) -> KeyType:
+    """The key's type, "ed25519" or "ecdsa-p256"; InputError for any other key."""
+    if isinstance(key, ed25519.Ed25519PrivateKey | ed25519.Ed25519PublicKey):
+        return "ed25519"
+    if isinstance(key, ec.EllipticCurvePrivateKey | ec.EllipticCurvePublicKey) and isinstance(
+        key.curve, ec.SECP256R1
+    ):
+        return "ecdsa-p256"
+    raise InputError(
+        f"Unsupported key type {type(key).__name__}: modelgif uses Ed25519 or ECDSA P-256 keys."
+    )
+
+
+def _public(key: PrivateKey | PublicKey) -> PublicKey:
+    key_type(key)
+    if isinstance(key, ed25519.Ed25519PrivateKey | ec.EllipticCurvePrivateKey):
+        return key.public_key()
+    return key
+
+
+def keyid(key: PrivateKey | PublicKey) -> str:
+    """sha256 hex of the DER SubjectPublicKeyInfo of `key` (or of its public half)."""
+    der = _public(key).public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return hashlib.sha256(der).hexdigest()
+
+
+def private_key_material(key: PrivateKey) -> bytes:
+    """The raw secret: Ed25519's 32-byte seed or P-256's 32-byte big-endian scalar.
+
+    Used only as HKDF input keying material (see sealing.py); never stored or logged.
+    """
+    if key_type(key) == "ed25519" and isinstance(key, ed25519.Ed25519PrivateKey):
+        return key.private_bytes(
+            serialization.Encoding.Raw,
+            serialization.PrivateFormat.Raw,
+            serialization.NoEncryption(),
+        )
+    if isinstance(key, ec.EllipticCurvePrivateKey):
+        return key.private_numbers().private_value.to_bytes(32, "big")
+    raise InputError("A private key is needed here, not a public key.")
+
+
+def _as_bytes(passphrase: Passphrase) -> bytes | None:
+    if passphrase is None:
+        return None
+    raw = passphrase.encode("utf-8") if isinstance(passphrase, str) else passphrase
+    if not raw:
+        raise InputError("The passphrase must not be empty.")
+    return raw
+
+
+def _create_exclusive(path: Path, data: bytes, mode: int) -> None:
+    """Create `path` with `mode` atomically (O_EXCL: refuses to overwrite anything)."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    except FileExistsError:
+        raise InputError(f"{path} already exists; refusing to overwrite a key file.") from None
+    except OSError as error:
+        raise InputError(f"Cannot create {path}: {error.strerror}.") from None
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
+
+
+def save_keypair(
+    private_key: PrivateKey, out: str | os.PathLike[str], passphrase: Passphrase = None
+) -> tuple[Path, Path]:
+    """Write OUT.key (0600, encrypted when `passphrase` is given) and OUT.pub.
+
+    Returns (private path, public path). Refuses to overwrite either file.
+    """
+    key_type(private_key)
+    secret = _as_bytes(passphrase)
+    base = Path(out)
+    private_path = base.with_name(base.name + ".key")
+    public_path = base.with_name(base.name + ".pub")
+    for path in (private_path, public_path):
+        if path.exists():
+            raise InputError(f"{path} already exists; refusing to overwrite a key file.")
+    encryption: serialization.KeySerializationEncryption = (
+        serialization.BestAvailableEncryption(secret)
+        if secret is not None
+        else serialization.NoEncryption()
+    )
+    private_pem = private_key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption
+    )
+    public_pem = private_key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    _create_exclusive(private_path, private_pem, 0o600)
+    _create_exclusive(public_path, public_pem, 0o644)
+    return private_path, public_path
+
+
+def _read_bounded(path: str | os.PathLike[str], what: str) -> bytes:
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(MAX_KEY_FILE_BYTES + 1)
+    except OSError as error:
+        raise InputError(f"Cannot read {what} {os.fspath(path)}: {error.strerror}.") from None
+    if len(data) > MAX_KEY_FILE_BYTES:
+        raise InputError(
+            f"{os.fspath(path)} is larger than {MAX_KEY_FILE_BYTES} bytes: not a {what}."
+        )
+    return data
+
+
+def load_private_key(path: str | os.PathLike[str], passphrase: Passphrase = None) -> PrivateKey:
+    """Read a PEM private key; InputError on garbage, a wrong or missing passphrase."""
+    data = _read_bounded(path, "private key")
+    secret = _as_bytes(passphrase)
+    name = os.fspath(path)
+    try:
+        key = serialization.load_pem_private_key(data, password=secret)
+    except TypeError:
+        if secret is None:
+            raise InputError(
+                f"{name} is encrypted: give its passphrase (--passphrase, or set "
+                "MODELGIF_KEY_PASSPHRASE)."
+            ) from None
+        raise InputError(f"{name} is not encrypted: do not give a passphrase.") from None
+    except Exception:  # cryptography raises several types for bad input
+        raise InputError(
+            f"Cannot load {name}: wrong passphrase, or not a PEM private key."
+        ) from None
+    if not isinstance(key, ed25519.Ed25519PrivateKey | ec.EllipticCurvePrivateKey):
+        raise InputError(f"{name}: modelgif uses Ed25519 or ECDSA P-256 keys only.")
+    key_type(key)
+    return key
+
+
+def load_public_key(path: str | os.PathLike[str]) -> PublicKey:
+    """Read a PEM public key (NAME.pub); InputError on anything else."""
+    data = _read_bounded(path, "public key")
+    name = os.fspath(path)
+    try:
+        key = serialization.load_pem_public_key(data)
+    except Exception:  # cryptography raises several types for bad input
+        raise InputError(f"Cannot load {name}: not a PEM public key.") from None
+    if not isinstance(key, ed25519.Ed25519PublicKey | ec.EllipticCurvePublicKey):
+        raise InputError(f"{name}: modelgif uses Ed25519 or ECDSA P-256 keys only.")
+    key_type(key)
+    return key
