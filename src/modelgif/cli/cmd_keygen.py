@@ -2,22 +2,17 @@
 
 Why a command of its own: the key is the owner's identity in every later claim, so making it
 right (0600, optionally passphrase-encrypted, never overwriting) should take one line.
-The passphrase helper here is shared by the commands that load a private key.
 """
 
 from __future__ import annotations
 
 import argparse
-import getpass
-import os
 from typing import Any
 
-from modelgif.errors import InputError
+from modelgif.cli.common import PASSPHRASE_ENV, read_passphrase
 from modelgif.fingerprint.keys import KEY_TYPES, generate_key, keyid, save_keypair
 
-__all__ = ["PASSPHRASE_ENV", "read_passphrase", "register", "run"]
-
-PASSPHRASE_ENV = "MODELGIF_KEY_PASSPHRASE"
+__all__ = ["register", "run"]
 
 EPILOG = f"""\
 examples:
@@ -28,22 +23,6 @@ examples:
 Keep NAME.key secret and backed up: it signs your fingerprints and derives their secret
 anchors. Give NAME.pub to anyone who should verify them.
 """
-
-
-def read_passphrase(confirm: bool = False) -> str:
-    """The passphrase from $MODELGIF_KEY_PASSPHRASE, else prompted (twice to confirm)."""
-    from_env = os.environ.get(PASSPHRASE_ENV)
-    if from_env:
-        return from_env
-    try:
-        first = getpass.getpass("passphrase: ")
-        if confirm and getpass.getpass("passphrase (again): ") != first:
-            raise InputError("The passphrases do not match.")
-    except EOFError:
-        raise InputError(f"No passphrase: set {PASSPHRASE_ENV} or run from a terminal.") from None
-    if not first:
-        raise InputError("The passphrase must not be empty.")
-    return first
 
 
 def register(subparsers: Any) -> None:

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 from typing import Any
 
+from modelgif.cli.common import add_key_arguments, owner_key
 from modelgif.cli.output import emit
 from modelgif.errors import InputError
-from modelgif.fingerprint.keys import load_private_key, load_public_key
+from modelgif.fingerprint.keys import load_public_key
 from modelgif.reports.evidence import verify_bundle, write_report
 
 EPILOG = """\
@@ -22,8 +22,7 @@ Writes DIR/evidence.json (canonical JSON: the signed source of truth), DIR/evide
 (its DSSE envelope) and DIR/report.html (one offline page rendered from evidence.json: no
 script, no network request). `report verify` checks the signature, that evidence.json is
 exactly what was signed, that report.html is exactly its rendering, and re-hashes any files
-given with --files. Exit 0 when everything verifies, 2 otherwise. A passphrase-protected key
-reads its passphrase from MODELGIF_KEY_PASSPHRASE.
+given with --files. Exit 0 when everything verifies, 2 otherwise.
 """
 
 
@@ -39,7 +38,7 @@ def register(sub: Any) -> None:
     )
     parser.add_argument("items", nargs="+", metavar="VERDICT.json | verify DIR",
                         help="verdict files; or the word 'verify' and a report folder")
-    parser.add_argument("--key", type=Path, help="the examiner's private key (to sign)")
+    add_key_arguments(parser, required=False)
     parser.add_argument("--pub", type=Path, help="the signer's public key (for verify)")
     parser.add_argument("-o", "--output", type=Path, help="the report folder to write")
     parser.add_argument("--case-id", default="case-1", help="case identifier")
@@ -57,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
         return _verify(args)
     if args.key is None or args.output is None:
         raise InputError("`modelgif report` needs --key (to sign) and -o DIR.")
-    key = load_private_key(args.key, os.environ.get("MODELGIF_KEY_PASSPHRASE"))
+    key = owner_key(args)
     bundle = write_report([Path(p) for p in args.items], key, args.output,
                           case_id=args.case_id, title=args.title, scope=args.scope)
     paths = {"evidence": str(bundle.evidence), "signature": str(bundle.signature),

@@ -10,8 +10,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from modelgif.cli.cmd_keygen import PASSPHRASE_ENV, read_passphrase
-from modelgif.fingerprint.keys import load_private_key
+from modelgif.cli.common import PASSPHRASE_ENV, add_key_arguments, owner_key
 from modelgif.fingerprint.record import load_fingerprint, write_reveal
 
 __all__ = ["register", "run"]
@@ -38,20 +37,14 @@ def register(subparsers: Any) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("file", metavar="FILE", help="fingerprint file (.mgf)")
-    parser.add_argument("--key", required=True, metavar="NAME.key", help="owner private key")
+    add_key_arguments(parser)
     parser.add_argument("-o", "--out", required=True, metavar="FILE.reveal", help="output")
-    parser.add_argument(
-        "--passphrase",
-        action="store_true",
-        help=f"the key is encrypted (passphrase from ${PASSPHRASE_ENV}, else prompted)",
-    )
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Load the key, verify the fingerprint with it, write the reveal."""
-    passphrase = read_passphrase() if args.passphrase else None
-    key = load_private_key(args.key, passphrase)
+    key = owner_key(args)
     fingerprint = load_fingerprint(args.file, key.public_key())
     path = write_reveal(fingerprint, key, args.out)
     print(f"wrote {path}: it opens the anchors of fingerprint {fingerprint.fingerprint_id.hex()}")

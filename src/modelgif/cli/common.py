@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import getpass
+import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -12,15 +14,38 @@ from typing import Any
 import yaml
 from tqdm import tqdm
 
-from modelgif.cli.cmd_keygen import PASSPHRASE_ENV, read_passphrase
 from modelgif.errors import InputError
 from modelgif.fingerprint.anchors import AnchorConfig
 from modelgif.fingerprint.field import FieldConfig
 from modelgif.fingerprint.keys import PrivateKey, load_private_key
 
-__all__ = ["add_key_arguments", "load_config", "owner_key", "progress_bar"]
+__all__ = [
+    "PASSPHRASE_ENV",
+    "add_key_arguments",
+    "load_config",
+    "owner_key",
+    "progress_bar",
+    "read_passphrase",
+]
 
 MAX_CONFIG_BYTES = 1 << 20
+PASSPHRASE_ENV = "MODELGIF_KEY_PASSPHRASE"
+
+
+def read_passphrase(confirm: bool = False) -> str:
+    """The passphrase from $MODELGIF_KEY_PASSPHRASE, else prompted (twice to confirm)."""
+    from_env = os.environ.get(PASSPHRASE_ENV)
+    if from_env:
+        return from_env
+    try:
+        first = getpass.getpass("passphrase: ")
+        if confirm and getpass.getpass("passphrase (again): ") != first:
+            raise InputError("The passphrases do not match.")
+    except EOFError:
+        raise InputError(f"No passphrase: set {PASSPHRASE_ENV} or run from a terminal.") from None
+    if not first:
+        raise InputError("The passphrase must not be empty.")
+    return first
 
 
 def add_key_arguments(parser: argparse.ArgumentParser, required: bool = True) -> None:

@@ -13,6 +13,12 @@ be able to recompute a suspect's sketch, so the projection cannot depend on a se
 reveal withholds; and since the anchor key is per fingerprint, revealing one fingerprint opens
 nothing else of the owner's.
 
+Why float16: a fingerprint stores the anchors and two sketches. The anchors are rounded to
+float16 BEFORE any field is computed, so the sealed anchors, the commitment and the fields
+all refer to exactly the same points; each sketch vector is scaled to unit norm (cosines do
+not see the scale) and stored in float16, whose 1e-3 relative precision is far below the
+spread of similarities between models. This halves the file (measured in BENCHMARKS.md).
+
 Why two sketches: quantized models are piecewise constant, so their gradients are zero almost
 everywhere and only finite differences at a coarse eps see their function; such a suspect is
 compared with the owner's field measured by the same estimator (FINDINGS.md: compare like with
@@ -21,7 +27,6 @@ like). Float suspects are compared with the exact sketch.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -32,6 +37,7 @@ import numpy as np
 import onnx
 import torch
 
+from modelgif.digests import sha256_file
 from modelgif.errors import InputError
 from modelgif.fingerprint.anchors import AnchorConfig, derive_anchors
 from modelgif.fingerprint.backends.blackbox import QUANTIZED_EPS, BlackBoxBackend
@@ -93,12 +99,17 @@ def open_secrets(
     return FingerprintSecrets(np.asarray(anchors, dtype=np.float32), sketch_secret(anchor_key))
 
 
-def _sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+def compact_anchors(anchors: np.ndarray) -> np.ndarray:
+    """float16 anchors when they fit (finite after rounding), else float32 as they are."""
+    rounded = anchors.astype(np.float16)
+    return rounded if np.all(np.isfinite(rounded)) else anchors.astype(np.float32)
+
+
+def compact_sketch(sketch: np.ndarray) -> np.ndarray:
+    """Each (anchor, step) vector scaled to unit norm, in float16 (cosines are unchanged)."""
+    norms = np.linalg.norm(sketch.astype(np.float64), axis=-1, keepdims=True)
+    unit = sketch / np.where(norms > 0, norms, 1.0)
+    return unit.astype(np.float16)
 
 
 def _field_summary(result: FieldResult) -> dict[str, Any]:
@@ -127,7 +138,7 @@ def create_fingerprint(
     else:
         normalized = normalize(model, example_input, input_range=input_range)
         if isinstance(model, str | Path):
-            name, original_sha256 = Path(model).name, _sha256_file(Path(model))
+            name, original_sha256 = Path(model).name, sha256_file(Path(model))
         else:
             name = f"{type(model).__name__}.onnx"
             original_sha256 = normalized.digest.split(":", 1)[1]
@@ -140,6 +151,8 @@ def create_fingerprint(
         input_shape=tuple(d for d in spec.shape[1:] if d is not None),
         value_range=spec.value_range,
     )
+    stored = compact_anchors(anchors.inputs)
+    anchors = replace(anchors, inputs=stored.astype(np.float32))
     config = field_config or FieldConfig()
     fine = compute_field(normalized, anchors, secret, config, progress=progress)
     coarse_cfg = coarse_config(fine.config, anchors.inputs)
@@ -160,10 +173,10 @@ def create_fingerprint(
     }
     return write_fingerprint(
         output,
-        arrays={"sketch": fine.sketch.astype(np.float32),
-                "sketch_coarse": coarse.sketch.astype(np.float32),
-                "classes": fine.classes.astype(np.int64)},
-        anchors=anchors.inputs,
+        arrays={"sketch": compact_sketch(fine.sketch),
+                "sketch_coarse": compact_sketch(coarse.sketch),
+                "classes": fine.classes.astype(np.int32)},
+        anchors=stored,
         config=echo,
         model_digest=normalized.digest.split(":", 1)[1],
         original_name=name,

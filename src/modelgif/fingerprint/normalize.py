@@ -35,6 +35,7 @@ import onnx.inliner
 import torch
 from onnx import TensorProto, checker, shape_inference, version_converter
 
+from modelgif.digests import sha256_file
 from modelgif.errors import InputError, ModelLoadError
 from modelgif.fingerprint.export import Exporter, export_torch
 from modelgif.fingerprint.safe_onnx import Limits, load_onnx_bytes, load_onnx_file
@@ -159,7 +160,7 @@ def normalize(
     if isinstance(model, str | Path):
         path = Path(model)
         original = load_onnx_file(path, limits)
-        source_sha256 = _sha256_file(path)
+        source_sha256 = sha256_file(path)
     elif isinstance(model, bytes):
         original = load_onnx_bytes(model, limits=limits)
         source_sha256 = hashlib.sha256(model).hexdigest()
@@ -417,14 +418,6 @@ def _compare(normalized: NormalizedModel, reference: Callable[[np.ndarray], np.n
         )
     log.info("normalized model matches the original: max abs diff %.3g", diff)
     return diff
-
-
-def _sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _first_line(error: BaseException) -> str:

@@ -182,9 +182,12 @@ class SealedAnchors:
     commitment: str
 
 
+ANCHOR_DTYPES = (np.dtype(np.float16), np.dtype(np.float32))
+
+
 def _check_anchors(anchors: object) -> np.ndarray:
-    if not isinstance(anchors, np.ndarray) or anchors.dtype != np.float32:
-        raise InputError("The 'anchors' parameter must be a float32 numpy array.")
+    if not isinstance(anchors, np.ndarray) or anchors.dtype not in ANCHOR_DTYPES:
+        raise InputError("The 'anchors' parameter must be a float16 or float32 numpy array.")
     if anchors.size == 0 or not np.all(np.isfinite(anchors)):
         raise InputError("The 'anchors' parameter must be non-empty and finite.")
     return anchors
@@ -196,7 +199,7 @@ def seal_anchors(
     fingerprint_id: bytes,
     random_bytes: RandomBytes = os.urandom,
 ) -> SealedAnchors:
-    """Encrypt float32 `anchors` under `anchor_key`, bound to `fingerprint_id`."""
+    """Encrypt float16/float32 `anchors` under `anchor_key`, bound to `fingerprint_id`."""
     _check_anchors(anchors)
     salt = random_bytes(SALT_BYTES)
     nonce = random_bytes(NONCE_BYTES)
@@ -211,7 +214,7 @@ def seal_anchors(
 def open_anchors(
     blob: bytes, anchor_key: bytes, fingerprint_id: bytes, commitment: str
 ) -> np.ndarray:
-    """Decrypt a sealed blob and check it against `commitment`; the anchors (float32).
+    """Decrypt a sealed blob and check it against `commitment`; the anchors as stored.
 
     Raises IntegrityError (one opaque message) for a wrong key, a wrong fingerprint id,
     a tampered blob or anchors that do not open the commitment.
@@ -225,7 +228,7 @@ def open_anchors(
         raise IntegrityError(_OPAQUE) from None
     salt, body = plaintext[:SALT_BYTES], plaintext[SALT_BYTES:]
     anchors = parse_canonical_array(body, max_bytes=len(body))
-    if anchors.dtype != np.float32:
+    if anchors.dtype not in ANCHOR_DTYPES:
         raise IntegrityError(_OPAQUE)
     check_commitment(anchors, salt, commitment)
     return anchors

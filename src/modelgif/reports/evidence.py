@@ -14,12 +14,12 @@ listed file found at hand, its sha256. Any mismatch is one opaque IntegrityError
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from modelgif.digests import sha256_file
 from modelgif.errors import InputError, IntegrityError
 from modelgif.fingerprint.keys import PrivateKey, PublicKey, keyid
 from modelgif.fingerprint.signing import (
@@ -58,20 +58,12 @@ class ReportBundle:
     html: Path
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _finding(path: Path, record: dict[str, Any]) -> dict[str, Any]:
     suspects = [i["name"] for i in record["inputs"] if i["role"] in ("suspect", "unlearned")]
     return {
         "kind": record["kind"],
         "suspect": suspects[0] if suspects else path.stem,
-        "source": {"name": path.name, "sha256": _sha256(path)},
+        "source": {"name": path.name, "sha256": sha256_file(path)},
         "created_at": record["created_at"],
         "verdict": record["verdict"],
         "method": record["method"],
@@ -101,7 +93,7 @@ def build_statement(
         for item in record["inputs"]:
             evidence.setdefault(f"{item['role']}:{item['sha256']}", item)
         evidence.setdefault(f"verdict:{path.name}", {
-            "role": "verdict", "name": path.name, "sha256": _sha256(path)})
+            "role": "verdict", "name": path.name, "sha256": sha256_file(path)})
         custody += record["custody"]
         custody.append({"at": record["created_at"], "event": f"verdict {path.name} made",
                         "by": record["custody"][-1].get("by", "") if record["custody"] else ""})
@@ -183,7 +175,7 @@ def verify_bundle(
     checked = []
     listed = {e["name"]: e["sha256"] for e in statement["predicate"]["evidence"]}
     for name, path in (files or {}).items():
-        if name not in listed or _sha256(Path(path)) != listed[name]:
+        if name not in listed or sha256_file(Path(path)) != listed[name]:
             raise IntegrityError(_OPAQUE)
         checked.append(name)
     findings = statement["predicate"]["findings"]

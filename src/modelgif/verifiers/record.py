@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from modelgif.digests import sha256_file
 from modelgif.errors import InputError
 
 __all__ = ["KINDS", "SCHEMA", "load_record", "make_record", "now_utc"]
@@ -103,17 +104,6 @@ def _validate(data: object, name: str) -> None:
     calibration = data.get("calibration")
     if calibration is not None and not isinstance(calibration, dict):
         raise InputError(f"{name}: field 'calibration' must be an object or null")
-
-
-def sha256_file(path: str | Path) -> str:
-    """sha256 hex of a file, read in blocks."""
-    import hashlib
-
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def file_entry(role: str, path: str | Path, digest: str | None = None,
