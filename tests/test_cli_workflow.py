@@ -99,3 +99,31 @@ def test_audit_without_references_is_conservative(
     assert code == 1 and "NOT FORGOTTEN" in out
     code, out, _ = run(capsys, *base, "--unlearned", scenario.independent)
     assert code == 0 and "INCONCLUSIVE" in out and "no reference models" in out
+
+
+def test_third_party_recomputes_the_numbers_with_a_reveal(
+    scenario: Scenario, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    key, mgf = tmp_path / "o.key", tmp_path / "o.mgf"
+    run(capsys, "keygen", "--out", tmp_path / "o")
+    run(capsys, "fingerprint", scenario.owner, "--key", key, "-o", mgf,
+        "--anchors-count", "16", "--steps", "4")
+    run(capsys, "calibrate", mgf, "--negatives", *scenario.negatives, "--key", key,
+        "-o", tmp_path / "c.json")
+    verdict = tmp_path / "tuned.json"
+    run(capsys, "verify", mgf, scenario.tuned, "--key", key, "--calibration",
+        tmp_path / "c.json", "-o", verdict)
+    run(capsys, "reveal", mgf, "--key", key, "-o", tmp_path / "o.reveal")
+    honest, doctored = tmp_path / "honest", tmp_path / "doctored"
+    run(capsys, "report", verdict, "--key", key, "-o", honest)
+    recheck = ["--pub", tmp_path / "o.pub", "--reveal", tmp_path / "o.reveal",
+               "--files", mgf, scenario.tuned, "--json"]
+    code, out, err = run(capsys, "report", "verify", honest, *recheck)
+    rows = json.loads(out)["recomputed"]
+    assert code == 0 and len(rows) == 1 and rows[0]["match"], out + err
+    record = json.loads(verdict.read_text())
+    record["verdict"]["statistic"] += 5.0  # a signed report with a doctored number
+    verdict.write_text(json.dumps(record))
+    run(capsys, "report", verdict, "--key", key, "-o", doctored)
+    code, _, err = run(capsys, "report", "verify", doctored, *recheck)
+    assert code == 2 and "do not match" in err

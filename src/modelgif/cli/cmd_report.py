@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 from typing import Any
 
@@ -10,13 +11,17 @@ from modelgif.cli.common import add_key_arguments, owner_key
 from modelgif.cli.output import emit
 from modelgif.errors import InputError
 from modelgif.fingerprint.keys import load_public_key
+from modelgif.fingerprint.record import read_reveal
 from modelgif.reports.evidence import verify_bundle, write_report
+from modelgif.reports.recheck import recheck_ownership
 
 EPILOG = """\
 examples:
   modelgif report fine-tune.json extraction.json --key owner.key -o case-17/
   modelgif report verify case-17/ --pub owner.pub
   modelgif report verify case-17/ --pub owner.pub --files suspect.onnx fine-tune.json
+  modelgif report verify case-17/ --pub owner.pub --reveal model.reveal \
+      --files model.mgf suspect.onnx           # re-compute the numbers, no private key
 
 Writes DIR/evidence.json (canonical JSON: the signed source of truth), DIR/evidence.sig.json
 (its DSSE envelope) and DIR/report.html (one offline page rendered from evidence.json: no
@@ -47,6 +52,9 @@ def register(sub: Any) -> None:
                         "fingerprint.", help="one sentence: what was examined and why")
     parser.add_argument("--files", nargs="*", type=Path, default=[],
                         help="(verify) local files to re-hash against the evidence table")
+    parser.add_argument("--reveal", type=Path, metavar="FILE.reveal",
+                        help="(verify) re-compute every ownership statistic from --files "
+                        "(fingerprint and suspects) with this reveal, not the private key")
     parser.add_argument("--json", action="store_true", help="print JSON on stdout")
     parser.set_defaults(func=run)
 
@@ -69,8 +77,22 @@ def _verify(args: argparse.Namespace) -> int:
     if len(args.items) != 2 or args.pub is None:
         raise InputError("usage: modelgif report verify DIR --pub KEY.pub [--files FILE ...]")
     files = {path.name: path for path in args.files}
-    summary = verify_bundle(Path(args.items[1]), load_public_key(args.pub), files)
+    public_key = load_public_key(args.pub)
+    folder = Path(args.items[1])
+    summary = verify_bundle(folder, public_key, files)
+    if args.reveal is not None:
+        statement = json.loads((folder / "evidence.json").read_text(encoding="utf-8"))
+        rows = recheck_ownership(statement, public_key, read_reveal(args.reveal), args.files)
+        summary["recomputed"] = rows
+        if not all(row["match"] for row in rows):
+            emit(summary, args.json, "\n".join(
+                f"MISMATCH {r['suspect']}: reported {r['quantity']} {r['reported']:.6g} "
+                f"({r['decision_reported']}), recomputed {r['recomputed']:.6g} "
+                f"({r['decision_recomputed']})" for r in rows if not r["match"]))
+            raise InputError("The recomputed numbers do not match the report.")
     decisions = ", ".join(f"{k}: {v}" for k, v in summary["decisions"].items())
+    recomputed = len(summary.get("recomputed", []))
     emit(summary, args.json, f"report verified (signed by {summary['signed_by'][:16]}); "
-         f"{len(summary['files_rehashed'])} file(s) re-hashed; {decisions}")
+         f"{len(summary['files_rehashed'])} file(s) re-hashed; {recomputed} verdict(s) "
+         f"recomputed and matching; {decisions}")
     return 0

@@ -68,6 +68,8 @@ def _finding(path: Path, record: dict[str, Any]) -> dict[str, Any]:
         "verdict": record["verdict"],
         "method": record["method"],
         "calibration": record.get("calibration"),
+        "inputs": [{"role": i["role"], "name": i["name"], "sha256": i["sha256"]}
+                   for i in record["inputs"]],
         "command": record["command"],
     }
 
