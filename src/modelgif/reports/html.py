@@ -69,7 +69,13 @@ def _sentence(finding: dict[str, Any]) -> str:
     decision = verdict["decision"]
     suspect = finding.get("suspect", "the suspect")
     if finding["kind"] == "unlearning":
-        return f"Claimed unlearning by {suspect}: {decision}."
+        sentence = (f"Claimed unlearning by {suspect}: {decision}. On the forget data its "
+                    f"field similarity to the original is {verdict['forget_similarity']:.3f}")
+        references = verdict.get("reference_forget_similarity") or []
+        if references:
+            sentence += (f"; models retrained without that data reach "
+                         f"{min(references):.3f} to {max(references):.3f}")
+        return sentence + "."
     if not verdict.get("calibrated"):
         return (f"{suspect}: {decision}. Uncalibrated: no independent models were given, so "
                 "no false-positive rate can be stated; raw similarity only.")
@@ -160,7 +166,8 @@ def render_html(statement: dict[str, Any]) -> str:
     findings = evidence["findings"]
     distance_rows = [(str(f.get("suspect", "?")), float(f["verdict"]["mean_distance"]),
                       str(f["verdict"]["decision"]))
-                     for f in findings if isinstance(f["verdict"].get("mean_distance"), float)]
+                     for f in findings if f["kind"] == "ownership"
+                     and isinstance(f["verdict"].get("mean_distance"), float)]
     body = [
         f"<h1>{escape(case['title'])}</h1>",
         f"<p class='muted'>Case {escape(case['id'])} &middot; created "

@@ -44,6 +44,13 @@ def _frame(title: str, body: list[str], x_label: str, y_label: str,
     return "".join(parts)
 
 
+def _marker_label(x: float, label: str, color: str) -> str:
+    """A marker's label beside its line, on the left near the right edge (never clipped)."""
+    anchor, offset = ("end", -3) if x > WIDTH - RIGHT - 70 else ("start", 3)
+    return (f'<text x="{x + offset:.1f}" y="{TOP + 10}" class="k" fill="{color}" '
+            f'text-anchor="{anchor}">{escape(label)}</text>')
+
+
 def _scale(low: float, high: float, start: float, stop: float) -> tuple[float, float]:
     """(offset, factor) mapping [low, high] onto [start, stop]."""
     span = high - low if high > low else 1.0
@@ -90,8 +97,7 @@ def histogram(
         color = COLORS.get(key, "#222")
         body.append(f'<line x1="{x:.1f}" y1="{TOP}" x2="{x:.1f}" y2="{HEIGHT - BOTTOM}" '
                     f'stroke="{color}" stroke-width="2" stroke-dasharray="5 3"/>')
-        body.append(f'<text x="{x + 3:.1f}" y="{TOP + 10}" class="k" fill="{color}">'
-                    f"{escape(label)}</text>")
+        body.append(_marker_label(x, label, color))
     body += _ticks(low, high, HEIGHT - BOTTOM, x_of)
     return _frame(title, body, x_label, "count")
 
@@ -121,8 +127,7 @@ def step_curve(
         color = COLORS.get(key, "#222")
         body.append(f'<line x1="{x:.1f}" y1="{TOP}" x2="{x:.1f}" y2="{HEIGHT - BOTTOM}" '
                     f'stroke="{color}" stroke-width="2" stroke-dasharray="5 3"/>')
-        body.append(f'<text x="{x + 3:.1f}" y="{TOP + 10}" class="k" fill="{color}">'
-                    f"{escape(label)}</text>")
+        body.append(_marker_label(x, label, color))
     body += _ticks(low - pad, high + pad, HEIGHT - BOTTOM, x_of)
     return _frame(title, body, x_label, y_label)
 
