@@ -160,7 +160,8 @@ def test_roc_auc_is_antisymmetric_and_rank_invariant(pos: list[float], neg: list
     auc = S.roc_auc(pos, neg)
     assert 0.0 <= auc <= 1.0
     assert auc + S.roc_auc(neg, pos) == pytest.approx(1.0)
-    assert S.roc_auc(np.arctan(pos), np.arctan(neg)) == pytest.approx(auc)
+    # scaling by a power of two is exact and strictly increasing: ranks cannot change
+    assert S.roc_auc(np.ldexp(pos, 5), np.ldexp(neg, 5)) == pytest.approx(auc)
 
 
 def test_tpr_at_fpr_with_few_negatives_means_no_false_positive() -> None:

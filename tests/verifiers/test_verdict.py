@@ -92,8 +92,9 @@ def test_per_anchor_standardisation_beats_the_calibrated_raw_mean() -> None:
     for _ in range(60):
         pop = population(rng, spread=0.8)
         null = draw(rng, pop, M_NULL, 0.02)
-        cal = fit_calibration(null, ids(M_NULL), n_bootstrap=200)
-        cal_raw = fit_calibration(null.mean(axis=1, keepdims=True), ids(M_NULL), n_bootstrap=200)
+        cal = fit_calibration(null, ids(M_NULL), n_bootstrap=200, statistic="anchor-z")
+        cal_raw = fit_calibration(null.mean(axis=1, keepdims=True), ids(M_NULL), n_bootstrap=200,
+                                  statistic="anchor-z")
         suspect = draw(rng, pop, 1, 0.02)[0] + 0.02
         per_anchor += compute_verdict(as_cosines(rng, suspect), cal).decision == "derived"
         mean_only = np.array([[suspect.mean()]])

@@ -46,6 +46,7 @@ from modelgif.verifiers.statistics import (
     fit_null_moments,
     gaussian_fpr_upper_bound,
     gaussian_tolerance_factor,
+    log_distance,
     normal_ppf,
     normal_sf,
     per_anchor_similarity,
@@ -55,8 +56,10 @@ from modelgif.verifiers.statistics import (
 )
 
 __all__ = [
+    "LOG_METHOD",
     "METHOD",
     "MIN_NULL_MODELS",
+    "STATISTICS",
     "Calibration",
     "fit_calibration",
     "loo_null_statistics",
@@ -66,6 +69,11 @@ __all__ = [
 ]
 
 METHOD = "anchor-z-stouffer/loo-gaussian-tolerance/v1"
+LOG_METHOD = "log-agreement/gaussian-tolerance/v1"
+STATISTICS = {"log-agreement": LOG_METHOD, "anchor-z": METHOD}
+"""The test statistics a calibration can use, by name. Default: log-agreement,
+T = -mean_n log max(1 - s_n, floor), one number per model, so each negative is an
+independent draw of the null (no leave-one-out); anchor-z is the per-anchor Stouffer sum."""
 MIN_NULL_MODELS = 5
 _OWNER = "Calibration"
 
@@ -162,7 +170,9 @@ class Calibration:
         check_int(self.n_null_exceeding, "n_null_exceeding", _OWNER, 0, self.null_statistics.size)
         if self.threshold < float(np.max(self.null_statistics)):
             raise _fail("threshold", "at least the largest null statistic", self.threshold)
-        fitted = (float(np.mean(self.null_statistics)), null_scale(self.null_statistics))
+        spread = (null_scale(self.null_statistics) if self.method == METHOD
+                  else float(np.std(self.null_statistics, ddof=1)))
+        fitted = (float(np.mean(self.null_statistics)), spread)
         for name, expected in zip(("null_mean", "null_sd"), fitted, strict=True):
             if not math.isclose(getattr(self, name), expected, rel_tol=1e-9, abs_tol=1e-12):
                 raise _fail(
@@ -176,7 +186,7 @@ class Calibration:
         check_int(self.seed, "seed", _OWNER, 0, 2**63 - 1)
         if not isinstance(self.anchor_commitment, str):
             raise _fail("anchor_commitment", "a string", self.anchor_commitment)
-        check_choice(self.method, "method", _OWNER, (METHOD,))
+        check_choice(self.method, "method", _OWNER, tuple(STATISTICS.values()))
 
     @property
     def n_anchors(self) -> int:
@@ -282,6 +292,7 @@ def fit_calibration(
     n_bootstrap: int = 2000,
     seed: int = 0,
     anchor_commitment: str = "",
+    statistic: str = "log-agreement",
 ) -> Calibration:
     """Fit a Calibration from null models' per-anchor similarities (M, N) or cosines (M, N, S).
 
@@ -302,11 +313,15 @@ def fit_calibration(
             f"The 'null_ids' parameter of {owner} must be a sequence of digest strings. "
             f"Got {type(null_ids).__name__}."
         )
+    check_choice(statistic, "statistic", owner, tuple(STATISTICS))
     sims = _null_similarities(null_similarities, reducer, owner)
     mu, sd = fit_null_moments(sims, prior_df)
-    null_t = loo_null_statistics(sims, prior_df, z_clip)
+    loo = statistic == "anchor-z"
+    null_t = (loo_null_statistics(sims, prior_df, z_clip) if loo
+              else -np.asarray(log_distance(sims)))
     m = null_t.size
-    mean, spread = float(null_t.mean()), null_scale(null_t)
+    shrink = (m - 1) / m if loo else 1.0  # a LOO statistic is M/(M-1) times wider
+    mean, spread = float(null_t.mean()), float(null_t.std(ddof=1)) * shrink
     if not spread > 0.0:
         raise InputError(
             f"The 'null_similarities' parameter of {owner} must vary across null models. "
@@ -315,7 +330,7 @@ def fit_calibration(
     z_alpha = -normal_ppf(alpha)
     threshold_parametric = mean + gaussian_tolerance_factor(alpha, gamma, m) * spread
     boot_mean, boot_sd = _bootstrap(null_t, n_boot, seed)
-    boot_sd *= (m - 1) / m
+    boot_sd *= shrink
     threshold_bootstrap = float(np.quantile(boot_mean + z_alpha * boot_sd, gamma))
     threshold = max(threshold_parametric, threshold_bootstrap, float(null_t.max()))
     k = (threshold - mean) / spread
@@ -346,6 +361,7 @@ def fit_calibration(
         n_bootstrap=n_boot,
         seed=seed,
         anchor_commitment=anchor_commitment,
+        method=STATISTICS[statistic],
     )
 
 
@@ -358,6 +374,8 @@ def score(calibration: Calibration, similarities: npt.ArrayLike) -> tuple[FloatA
             f"anchor ({calibration.n_anchors}). Got {sims.size}."
         )
     z = standardise(sims, calibration.mu, calibration.sd, calibration.z_clip)
+    if calibration.method == LOG_METHOD:
+        return z, -float(log_distance(sims))
     return z, stouffer(z)
 
 

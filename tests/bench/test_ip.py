@@ -1,0 +1,189 @@
+"""The IP benchmark: its metrics, its split, its CLI, and a small-zoo end-to-end run.
+
+The end-to-end run uses the cached small zoo (tests share it) with 16 anchors and one model
+per category, so it takes seconds; it checks the claims the full benchmark rests on: a
+fine-tune is flagged "derived", a held-out independent is not, no negative is ever scored
+under a null that contains it, and anchor counts are true prefixes of one fingerprint.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from modelgif.bench.ip import IPConfig, dataset_roles, markdown, run_ip_benchmark
+from modelgif.bench.metrics import grouped_auc, grouped_tpr_at_fpr, with_ci
+from modelgif.bench.splits import SELECTION, split_models
+from modelgif.cli import main
+from modelgif.verifiers.statistics import roc_auc
+from modelgif.zoo.manifest import ModelRecord, Zoo
+
+
+def _record(model_id: str, arch: str = "cnn", category: str = "independent") -> ModelRecord:
+    return ModelRecord(id=model_id, dataset="d", category=category, parent=None, source=None,
+                       architecture=arch, num_classes=10, label_map=None, recipe={},
+                       test_accuracy=0.9, parent_agreement=None, agreement={},
+                       digest="sha256:" + "0" * 64, file="x.onnx", file_sha256="0" * 64)
+
+
+# ----------------------------------------------------------------------------- metrics
+
+
+def test_grouped_auc_equals_roc_auc_for_one_group() -> None:
+    rng = np.random.default_rng(0)
+    pos, neg = rng.normal(1.0, 1.0, 30), rng.normal(0.0, 1.0, 40)
+    assert grouped_auc(pos, ["g"] * 30, neg, ["g"] * 40) == pytest.approx(roc_auc(pos, neg))
+
+
+def test_grouped_auc_compares_only_within_groups() -> None:
+    # group a: perfectly separated at a high level; group b: at a low level. Pooled raw
+    # scores would interleave (b's positives below a's negatives); within groups AUC is 1.
+    pos, pos_g = [10.0, 11.0, 1.0, 2.0], ["a", "a", "b", "b"]
+    neg, neg_g = [5.0, 6.0, -3.0, -2.0], ["a", "a", "b", "b"]
+    assert roc_auc(pos, neg) < 1.0
+    assert grouped_auc(pos, pos_g, neg, neg_g) == 1.0
+    assert grouped_auc([0.0, 1.0], ["a", "a"], [0.5, 0.5], ["a", "a"]) == 0.5  # one tie, one win
+    assert math.isnan(grouped_auc([1.0], ["a"], [0.0], ["b"]))  # no pair shares a group
+
+
+def test_grouped_tpr_is_tpr_with_no_negative_above_threshold() -> None:
+    pos, neg = [3.0, 2.0, 0.5], [1.0, 0.0, -1.0]
+    assert grouped_tpr_at_fpr(pos, ["g"] * 3, neg, ["g"] * 3, 0.01) == pytest.approx(2 / 3)
+    # with 200 negatives, 1 % allows two above the threshold
+    neg_many = [float(v) for v in np.linspace(-1.0, 1.0, 200)]
+    assert grouped_tpr_at_fpr([0.982], ["g"], neg_many, ["g"] * 200, 0.01) == 1.0
+    assert grouped_tpr_at_fpr([0.975], ["g"], neg_many, ["g"] * 200, 0.01) == 0.0
+
+
+def test_bootstrap_interval_brackets_the_value_and_is_seeded() -> None:
+    rng = np.random.default_rng(1)
+    pos, neg = rng.normal(1.0, 1.0, 25), rng.normal(0.0, 1.0, 25)
+    samples = [np.arange(25.0), np.arange(25.0)]
+
+    def auc(p: np.ndarray, n: np.ndarray) -> float:
+        return roc_auc(pos[p.astype(int)], neg[n.astype(int)])
+
+    value, low, high = with_ci(auc, samples, seed=3, n_resamples=200)
+    assert low <= value <= high and 0.5 < value < 1.0 and high - low > 0.05
+    assert with_ci(auc, samples, seed=3, n_resamples=200) == (value, low, high)
+
+
+# ----------------------------------------------------------------------------- split
+
+
+def test_split_is_disjoint_stratified_and_order_free() -> None:
+    models = [_record(f"m{i}", arch=("a", "b", "c")[i % 3]) for i in range(30)]
+    roles = ("fold-0", "fold-1", SELECTION, "fold-0", "fold-1")
+    split = split_models(models, 7, roles, lambda r: r.architecture)
+    assert set(split.roles) == {m.id for m in models}  # every model exactly one role
+    assert split.sizes() == {"fold-0": 12, "fold-1": 12, SELECTION: 6}
+    for arch in "abc":  # every role sees every architecture
+        seen = {split.roles[m.id] for m in models if m.architecture == arch}
+        assert seen == {"fold-0", "fold-1", SELECTION}
+    again = split_models(list(reversed(models)), 7, roles, lambda r: r.architecture)
+    assert again.roles == split.roles
+    other = split_models(models, 8, roles, lambda r: r.architecture)
+    assert other.roles != split.roles  # the seed matters
+
+
+# ----------------------------------------------------------------------------- end to end
+
+SMALL = IPConfig(
+    settings=("whitebox", "reference"), anchor_counts=(16, 8), n_bootstrap=50,
+    max_models=1, negative_roles=("fold-0", "fold-0", "holdout"), positive_roles=("evaluation",),
+)
+
+
+@pytest.fixture(scope="module")
+def small_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Zoo, Path, dict[str, Any]]:
+    from modelgif.zoo.cache import cached_small_zoo
+
+    zoo = cached_small_zoo()
+    folder = tmp_path_factory.mktemp("bench-ip")
+    return zoo, folder, run_ip_benchmark(zoo, folder, SMALL)
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "Known shortfall (benchmarks/IP.md): with M = 6 heterogeneous negatives the anchor-z "
+    "statistic saturates below its tolerance threshold, so even an exact copy is only "
+    "'inconclusive'. Strict: this starts failing (XPASS) once a better statistic lands."))
+def test_small_zoo_flags_a_finetune(small_run: tuple[Zoo, Path, dict[str, Any]]) -> None:
+    _, _, results = small_run
+    row = results["settings"]["whitebox"]["anchors"]["16"]
+    assert row["categories"]["finetune-a"]["tpr"][0] == 1.0  # flagged "derived"
+
+
+def test_small_zoo_ranks_a_finetune_above_held_out_independents_and_flags_none(
+    small_run: tuple[Zoo, Path, dict[str, Any]],
+) -> None:
+    zoo, _, results = small_run
+    row = results["settings"]["whitebox"]["anchors"]["16"]
+    assert row["categories"]["finetune-a"]["auc"][0] == 1.0
+    summary = row["summary"]
+    assert summary["n_negative_pairs"] >= 2 and summary["false_positives"] == 0
+    roles = dataset_roles(zoo, "mnist1d", 0, SMALL.negative_roles, SMALL.positive_roles)
+    calibrating = {i for i, r in roles.negatives.items() if r == "fold-0"}
+    held_out = {i for i, r in roles.negatives.items() if r == "holdout"}
+    assert len(calibrating) >= 5 and held_out and not calibrating & held_out
+    reference = results["settings"]["reference"]["anchors"]["16"]["categories"]
+    assert "tpr" not in reference["finetune-a"]  # uncalibrated: AUC and oracle TPR only
+
+
+def test_rerun_uses_the_cache_and_gives_the_same_numbers(
+    small_run: tuple[Zoo, Path, dict[str, Any]],
+) -> None:
+    zoo, folder, results = small_run
+    again = run_ip_benchmark(zoo, folder, SMALL)
+    strip = ("wall_seconds",)
+    for name in results["settings"]:
+        a = {k: v for k, v in results["settings"][name].items() if k not in strip}
+        b = {k: v for k, v in again["settings"][name].items() if k not in strip}
+        assert json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
+    assert "Finetune-A" in markdown(results)
+
+
+def test_prefix_anchors_equal_a_smaller_fingerprint(
+    small_run: tuple[Zoo, Path, dict[str, Any]], tmp_path: Path
+) -> None:
+    from modelgif.bench.ipfields import SETTINGS, owner_fingerprint, suspect_cosines
+
+    zoo, folder, _ = small_run
+    source = zoo.sources()[0]
+    suspect = zoo.select(category="finetune-a")[0]
+    big = owner_fingerprint(zoo, source, SETTINGS["whitebox"], 16, 0, folder)
+    small = owner_fingerprint(zoo, source, SETTINGS["whitebox"], 8, 0, tmp_path)
+    assert np.array_equal(big.secrets.anchors[:8], small.secrets.anchors)
+    a = suspect_cosines(zoo, big, SETTINGS["whitebox"], suspect, folder).cosines
+    b = suspect_cosines(zoo, small, SETTINGS["whitebox"], suspect, tmp_path).cosines
+    np.testing.assert_allclose(a[:8], b, atol=1e-6)
+
+
+# ----------------------------------------------------------------------------- CLI
+
+
+def test_cli_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["bench", "ip", "--zoo", str(tmp_path / "missing"), "--out",
+                 str(tmp_path / "o")]) == 2
+    assert "zoo.json is missing" in capsys.readouterr().err
+    assert main(["bench", "ip", "--zoo", str(tmp_path), "--anchors", "x"]) == 2
+    with pytest.raises(SystemExit) as exit_info:
+        main(["bench", "ip"])  # --zoo is required: argparse exits 2
+    assert exit_info.value.code == 2
+
+
+def test_cli_json_on_a_cached_run(
+    small_run: tuple[Zoo, Path, dict[str, Any]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    zoo, folder, _ = small_run
+    code = main(["bench", "ip", "--zoo", str(zoo.root), "--out", str(folder), "--settings",
+                 "reference", "--anchors", "16,8", "--bootstrap", "50", "--max-models", "1",
+                 "--json"])
+    assert code == 0
+    data = json.loads(capsys.readouterr().out)
+    assert set(data["settings"]) == {"reference"}
+    assert (folder / "ip.json").is_file() and (folder / "IP.md").is_file()
