@@ -43,6 +43,9 @@ __all__ = ["DemoResult", "run_demo"]
 log = logging.getLogger(__name__)
 
 FORGOTTEN_CLASS = 3
+# With 10 negatives, a 1 % rate at 95 % confidence needs a threshold 4.1 null sds out; the
+# demo states a 5 % target instead (2.9 sds). Real cases: more negatives, or a 1 % target.
+DEMO_FPR = 0.05
 N_REFERENCES = 5
 MAX_EPOCHS = 15  # the unlearning models are trained during the demo: keep it a few minutes
 SUSPECT_CATEGORIES = ("finetune-a", "extract-l", "quantized")
@@ -85,8 +88,10 @@ def run_demo(folder: Path, step: Step = lambda _: None, zoo: Zoo | None = None) 
     secrets = open_secrets(fingerprint, key)
     independents = zoo.independents(source.dataset)
     held_out, negatives = independents[0], independents[1:]
-    step(f"calibrating on {len(negatives)} independent models (1 more held out)")
-    fitted = calibrate(fingerprint, secrets, [zoo.path(m) for m in negatives])
+    step(f"calibrating on {len(negatives)} independent models (1 more held out), "
+         f"target false-positive rate {DEMO_FPR:.0%}")
+    fitted = calibrate(fingerprint, secrets, [zoo.path(m) for m in negatives],
+                       target_fpr=DEMO_FPR)
     calibration_path = folder / "calibration.json"
     save_calibration(calibration_path, fingerprint, fitted, [m.id for m in negatives])
 
@@ -108,8 +113,10 @@ def run_demo(folder: Path, step: Step = lambda _: None, zoo: Zoo | None = None) 
     step("writing the signed evidence and the HTML report")
     report = write_report([p for p, _ in verdicts.values()], key, folder / "report",
                           case_id="demo", title="modelgif demo: ownership and unlearning",
-                          scope=f"Suspects derived (or not) from {source.id}, and two "
-                          f"claims that class {FORGOTTEN_CLASS} was unlearned.")
+                          scope=f"Suspects derived (or not) from {source.id}, calibrated "
+                          f"on {len(negatives)} independent models at a {DEMO_FPR:.0%} target "
+                          f"false-positive rate, and two claims that class "
+                          f"{FORGOTTEN_CLASS} was unlearned.")
     return DemoResult(folder, fingerprint_path, calibration_path, verdicts, report)
 
 

@@ -8,6 +8,7 @@ under a null that contains it, and anchor counts are true prefixes of one finger
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from pathlib import Path
@@ -108,14 +109,19 @@ def small_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Zoo, Path, dict
     return zoo, folder, run_ip_benchmark(zoo, folder, SMALL)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "Known shortfall (benchmarks/IP.md): with M = 6 heterogeneous negatives the anchor-z "
-    "statistic saturates below its tolerance threshold, so even an exact copy is only "
-    "'inconclusive'. Strict: this starts failing (XPASS) once a better statistic lands."))
-def test_small_zoo_flags_a_finetune(small_run: tuple[Zoo, Path, dict[str, Any]]) -> None:
-    _, _, results = small_run
-    row = results["settings"]["whitebox"]["anchors"]["16"]
-    assert row["categories"]["finetune-a"]["tpr"][0] == 1.0  # flagged "derived"
+def test_small_zoo_flags_finetunes_at_a_rate_its_negatives_can_support(
+    small_run: tuple[Zoo, Path, dict[str, Any]],
+) -> None:
+    """With the small zoo's ~7 calibration negatives, a 1 % rate at 95 % confidence needs a
+    threshold about 4.6 null sds out, which the derived models here stay below (benchmarks:
+    the few-negatives limit); at a 5 % target, with only 16 anchors, the copies and the light
+    derivations are flagged, and no held-out independent is."""
+    zoo, folder, _ = small_run
+    looser = run_ip_benchmark(zoo, folder, dataclasses.replace(SMALL, target_fpr=0.05))
+    row = looser["settings"]["whitebox"]["anchors"]["16"]
+    for category in ("reexported", "quantized", "finetune-l", "pruned"):
+        assert row["categories"][category]["tpr"][0] == 1.0, category  # flagged "derived"
+    assert row["summary"]["false_positives"] == 0
 
 
 def test_small_zoo_ranks_a_finetune_above_held_out_independents_and_flags_none(

@@ -19,11 +19,12 @@ examples:
   modelgif calibrate model.mgf --negatives a.onnx b.onnx c.onnx --target-fpr 0.05 -o cal.json
 
 The negatives must be models made WITHOUT your model (other seeds, architectures, data), and
-must never be the models you later evaluate on. For each anchor the null mean and spread of
-the similarity are fitted; a suspect's per-anchor similarities are standardised and summed
-(T = sum z / sqrt(N)); the threshold on T holds the target false-positive rate with 95 %
-confidence under a Gaussian null fitted leave-one-out, and is never below the largest null
-T. The distribution-free bound that so few negatives support is reported next to it.
+must never be the models you later evaluate on. Each negative's log-agreement with your model
+(T = -mean over anchors of log(1 - similarity)) is computed; the threshold on T holds the
+target false-positive rate with 95 % confidence under a Gaussian null, and is never below the
+largest negative's T. The distribution-free bound that so few negatives support is reported
+next to it. Use negatives that look like the suspects (same architectures, similar data):
+the rate only holds for independent models like them.
 """
 
 

@@ -126,9 +126,12 @@ SIZES: dict[str, SizeSpec] = {
         name="small", datasets=("mnist1d",), sources=1, finetune_a=2, finetune_l=2,
         prune_rates=(0.5, 0.9), students=2, extract_per_arch=1, adversarial_per_arch=1,
         transfer=2, quantized_finetunes=0, reexported=1,
+        # 11 independents, most of the source's own architecture (the hardest negatives):
+        # enough for a calibrated demo verdict with one held out
         independents=(
-            ("src0", "owner", 1), ("src0", "attacker", 1), ("src1", "owner", 1),
-            ("stu0", "attacker", 1), ("stu1", "attacker", 1), ("stu2", "attacker", 1),
+            ("src0", "owner", 3), ("src0", "attacker", 3), ("src1", "owner", 1),
+            ("src1", "attacker", 1), ("stu0", "attacker", 1), ("stu1", "attacker", 1),
+            ("stu2", "attacker", 1),
         ),
         independent_transfer=2, epochs=30, finetune_epochs=5, calibration_samples=256,
     ),
