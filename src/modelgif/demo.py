@@ -46,7 +46,7 @@ FORGOTTEN_CLASS = 3
 # With 10 negatives, a 1 % rate at 95 % confidence needs a threshold 4.1 null sds out; the
 # demo states a 5 % target instead (2.9 sds). Real cases: more negatives, or a 1 % target.
 DEMO_FPR = 0.05
-N_REFERENCES = 5
+N_REFERENCES = 10  # the unlearning benchmark's setting (BENCHMARKS.md)
 MAX_EPOCHS = 15  # the unlearning models are trained during the demo: keep it a few minutes
 SUSPECT_CATEGORIES = ("finetune-a", "extract-l", "quantized")
 Step = Callable[[str], None]
@@ -161,7 +161,7 @@ def _unlearning(folder: Path, zoo: Zoo, source: ModelRecord, key: PrivateKey,
             verdict, models,
             [("forget set", folder / "unlearning" / "forget.npy"),
              ("retain set", folder / "unlearning" / "retain.npy")],
-            {"anchors": 64, "target_fpr": 0.05, "references": N_REFERENCES,
+            {"anchors": 64, "target_fpr": 0.01, "references": N_REFERENCES,
              "target": "paired classes (the claimed model's top-1)"},
             keyid(key),
             f"modelgif audit-unlearning --original original.onnx --unlearned "

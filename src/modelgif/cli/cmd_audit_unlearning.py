@@ -48,8 +48,9 @@ def register(sub: Any) -> None:
                         help="models retrained without the forget set (5 or more)")
     add_key_arguments(parser)
     parser.add_argument("--anchors-count", type=int, default=64)
-    parser.add_argument("--target-fpr", type=float, default=0.05,
-                        help="rate of wrongly saying 'not forgotten' (default 0.05)")
+    parser.add_argument("--target-fpr", type=float, default=0.01,
+                        help="rate of wrongly saying 'not forgotten' to an honest unlearner, "
+                        "per test (forget data; retained data when --retain): default 0.01")
     parser.add_argument("--fail-on", choices=["not-forgotten"])
     parser.add_argument("-o", "--output", type=Path, metavar="VERDICT.json")
     parser.add_argument("--json", action="store_true", help="print the verdict record as JSON")

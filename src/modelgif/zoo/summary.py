@@ -3,8 +3,8 @@
 Why in the library: BENCHMARKS.md must show numbers measured on a real build, reproducibly;
 `modelgif zoo table DIR` prints exactly this, so the table in the docs is one command away
 from the zoo it describes. "Agreement with the source" is the share of test inputs where the
-model and its source predict the same class (for independents: the mean over the dataset's
-sources, which they never saw).
+model and the source predict the same class; independents are listed under every source of
+their dataset, with their agreement to that source (which they never saw).
 """
 
 from __future__ import annotations
@@ -13,16 +13,17 @@ from collections import defaultdict
 from dataclasses import dataclass
 from statistics import fmean
 
-from modelgif.zoo.manifest import CATEGORIES, ModelRecord, Zoo
+from modelgif.zoo.manifest import CATEGORIES, INDEPENDENT_CATEGORIES, ModelRecord, Zoo
 
 __all__ = ["CategoryRow", "category_rows", "markdown_table", "student_rows"]
 
 
 @dataclass(frozen=True)
 class CategoryRow:
-    """One line of the table: a dataset's category, pooled over its sources."""
+    """One line of the table: one source's derivatives of one category, or the dataset's
+    independents measured against that source."""
 
-    dataset: str
+    source: str
     category: str
     count: int
     mean_test_accuracy: float
@@ -31,30 +32,28 @@ class CategoryRow:
     max_source_agreement: float | None
 
 
-def source_agreement(record: ModelRecord) -> float | None:
-    """Agreement with the model's own source, or the mean over all sources if it has none."""
-    if record.category == "source":
-        return None
-    if record.source is not None:
-        return record.agreement.get(record.source)
-    values = list(record.agreement.values())
-    return fmean(values) if values else None
-
-
 def category_rows(zoo: Zoo) -> list[CategoryRow]:
-    """One row per (dataset, category), in the zoo's dataset order and CATEGORIES order."""
-    groups: dict[tuple[str, str], list[ModelRecord]] = defaultdict(list)
-    for record in zoo.models:
-        groups[(record.dataset, record.category)].append(record)
+    """Per source: the source, each derived category, then the independents (whose
+    agreement is measured against that source), in CATEGORIES order."""
     rows = []
-    for dataset in zoo.manifest.datasets:
+    for source in zoo.sources():
+        members_of: dict[str, list[ModelRecord]] = defaultdict(list)
+        for record in zoo.models:
+            if record.id == source.id or record.source == source.id or (
+                record.dataset == source.dataset and record.category in INDEPENDENT_CATEGORIES
+            ):
+                members_of[record.category].append(record)
         for category in CATEGORIES:
-            members = groups.get((dataset, category), [])
+            members = members_of.get(category, [])
             if not members:
                 continue
-            agreements = [a for m in members if (a := source_agreement(m)) is not None]
+            agreements = [
+                m.agreement[source.id]
+                for m in members
+                if m.id != source.id and source.id in m.agreement
+            ]
             rows.append(CategoryRow(
-                dataset, category, len(members), fmean(m.test_accuracy for m in members),
+                source.id, category, len(members), fmean(m.test_accuracy for m in members),
                 fmean(agreements) if agreements else None,
                 min(agreements) if agreements else None,
                 max(agreements) if agreements else None,
@@ -98,7 +97,7 @@ def _pct(value: float | None) -> str:
 def markdown_table(zoo: Zoo) -> str:
     """The per-category table and the extraction-students table, as Markdown."""
     lines = [
-        "| dataset | category | count | mean test acc. % | mean agreement with source % "
+        "| source | category | count | mean test acc. % | mean agreement with the source % "
         "(min–max) |",
         "|---|---|---:|---:|---|",
     ]
@@ -109,7 +108,7 @@ def markdown_table(zoo: Zoo) -> str:
             else f" ({_pct(row.min_source_agreement)}–{_pct(row.max_source_agreement)})"
         )
         lines.append(
-            f"| {row.dataset} | {row.category} | {row.count} | "
+            f"| {row.source} | {row.category} | {row.count} | "
             f"{_pct(row.mean_test_accuracy)} | {_pct(row.mean_source_agreement)}{spread} |"
         )
     lines += [
