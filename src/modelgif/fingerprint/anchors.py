@@ -29,6 +29,7 @@ import numpy as np
 
 from modelgif.errors import InputError
 from modelgif.fingerprint.keystream import KeyStream
+from modelgif.fingerprint.sealing import anchor_commitment
 from modelgif.validation import check_choice, check_float, check_int
 
 __all__ = [
@@ -132,14 +133,8 @@ def _check_pool(pool: np.ndarray) -> np.ndarray:
 
 
 def commit_anchors(inputs: np.ndarray, salt: bytes) -> str:
-    """Salted SHA-256 commitment (hex) of an anchor array: shape, dtype and bytes."""
-    arr = np.ascontiguousarray(inputs, dtype="<f4")
-    header = f"{arr.shape}|float32-le|".encode()
-    h = hashlib.sha256(_COMMIT_DOMAIN)
-    h.update(len(salt).to_bytes(4, "big") + salt)
-    h.update(header)
-    h.update(arr.tobytes())
-    return h.hexdigest()
+    """Salted SHA-256 commitment (hex) of float32 anchors; one definition, in sealing.py."""
+    return anchor_commitment(np.ascontiguousarray(inputs, dtype=np.float32), salt)
 
 
 def verify_commitment(inputs: np.ndarray, salt: bytes, commitment: str) -> bool:

@@ -32,9 +32,10 @@ __all__ = ["ALLOWED_DOMAINS", "Limits", "load_onnx_bytes", "load_onnx_file"]
 
 GiB = 1 << 30
 
-# Domains whose ops onnxruntime implements: the standard set and onnxruntime's contrib ops
-# (emitted by its quantizer). Anything else could need a custom-op library: refused.
-ALLOWED_DOMAINS = frozenset({"", "ai.onnx", "com.microsoft"})
+# Domains whose ops onnxruntime implements: the standard sets (ai.onnx, ai.onnx.ml, which
+# onnxruntime's quantizer declares) and onnxruntime's contrib ops (emitted by its quantizer).
+# Anything else could need a custom-op library: refused.
+ALLOWED_DOMAINS = frozenset({"", "ai.onnx", "ai.onnx.ml", "com.microsoft"})
 
 
 @dataclass(frozen=True)

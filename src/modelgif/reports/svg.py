@@ -44,11 +44,18 @@ def _frame(title: str, body: list[str], x_label: str, y_label: str,
     return "".join(parts)
 
 
-def _marker_label(x: float, label: str, color: str) -> str:
-    """A marker's label beside its line, on the left near the right edge (never clipped)."""
-    anchor, offset = ("end", -3) if x > WIDTH - RIGHT - 70 else ("start", 3)
-    return (f'<text x="{x + offset:.1f}" y="{TOP + 10}" class="k" fill="{color}" '
-            f'text-anchor="{anchor}">{escape(label)}</text>')
+def _markers(markers: Sequence[tuple[str, float, str]], x_of: tuple[float, float]) -> list[str]:
+    """Dashed vertical lines with labels beside them (on the left near the right edge)."""
+    out = []
+    for label, x_value, key in markers:
+        x = x_of[0] + x_of[1] * x_value
+        color = COLORS.get(key, "#222")
+        anchor, offset = ("end", -3) if x > WIDTH - RIGHT - 70 else ("start", 3)
+        out.append(f'<line x1="{x:.1f}" y1="{TOP}" x2="{x:.1f}" y2="{HEIGHT - BOTTOM}" '
+                   f'stroke="{color}" stroke-width="2" stroke-dasharray="5 3"/>')
+        out.append(f'<text x="{x + offset:.1f}" y="{TOP + 10}" class="k" fill="{color}" '
+                   f'text-anchor="{anchor}">{escape(label)}</text>')
+    return out
 
 
 def _scale(low: float, high: float, start: float, stop: float) -> tuple[float, float]:
@@ -92,12 +99,7 @@ def histogram(
         y = y_of[0] + y_of[1] * count
         body.append(f'<rect x="{x0:.1f}" y="{y:.1f}" width="{x_of[1] * width - 1:.1f}" '
                     f'height="{HEIGHT - BOTTOM - y:.1f}" fill="{NEUTRAL}" opacity="0.55"/>')
-    for label, x_value, key in markers:
-        x = x_of[0] + x_of[1] * x_value
-        color = COLORS.get(key, "#222")
-        body.append(f'<line x1="{x:.1f}" y1="{TOP}" x2="{x:.1f}" y2="{HEIGHT - BOTTOM}" '
-                    f'stroke="{color}" stroke-width="2" stroke-dasharray="5 3"/>')
-        body.append(_marker_label(x, label, color))
+    body += _markers(markers, x_of)
     body += _ticks(low, high, HEIGHT - BOTTOM, x_of)
     return _frame(title, body, x_label, "count")
 
@@ -122,12 +124,7 @@ def step_curve(
         path.append(f"{x_of[0] + x_of[1] * x_value:.1f},{y_of[0] + y_of[1] * y_value:.1f}")
     body = [f'<polyline points="{" ".join(path)}" fill="none" stroke="{NEUTRAL}" '
             'stroke-width="2"/>'] if path else []
-    for label, x_value, key in markers:
-        x = x_of[0] + x_of[1] * x_value
-        color = COLORS.get(key, "#222")
-        body.append(f'<line x1="{x:.1f}" y1="{TOP}" x2="{x:.1f}" y2="{HEIGHT - BOTTOM}" '
-                    f'stroke="{color}" stroke-width="2" stroke-dasharray="5 3"/>')
-        body.append(_marker_label(x, label, color))
+    body += _markers(markers, x_of)
     body += _ticks(low - pad, high + pad, HEIGHT - BOTTOM, x_of)
     return _frame(title, body, x_label, y_label)
 
