@@ -6,9 +6,12 @@ everywhere: "The 'n_steps' parameter of field() must be an int in [2, 1024]. Got
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
+from typing import Any
+
 from modelgif.errors import InputError
 
-__all__ = ["check_choice", "check_float", "check_int"]
+__all__ = ["check_choice", "check_float", "check_int", "check_known_keys"]
 
 
 def check_int(value: object, name: str, owner: str, low: int, high: int) -> int:
@@ -42,3 +45,10 @@ def check_choice(value: object, name: str, owner: str, choices: tuple[str, ...])
             f"Got {value!r}."
         )
     return value
+
+
+def check_known_keys(data: Mapping[str, Any], known: Iterable[str], what: str) -> None:
+    """Reject keys a config does not know: a newer format, or a typo, must not pass silently."""
+    unknown = set(data) - set(known)
+    if unknown:
+        raise InputError(f"Unknown {what} keys: {sorted(unknown)}.")

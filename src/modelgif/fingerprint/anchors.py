@@ -30,7 +30,7 @@ import numpy as np
 from modelgif.errors import InputError
 from modelgif.fingerprint.keystream import KeyStream
 from modelgif.fingerprint.sealing import anchor_commitment
-from modelgif.validation import check_choice, check_float, check_int
+from modelgif.validation import check_choice, check_float, check_int, check_known_keys
 
 __all__ = [
     "SOURCES",
@@ -69,9 +69,7 @@ class AnchorConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> AnchorConfig:
-        unknown = set(data) - set(cls.__dataclass_fields__)
-        if unknown:
-            raise InputError(f"Unknown anchor config keys: {sorted(unknown)}.")
+        check_known_keys(data, cls.__dataclass_fields__, "anchor config")
         return cls(**data)
 
 

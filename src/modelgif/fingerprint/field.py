@@ -36,7 +36,7 @@ from modelgif.fingerprint.backends.select import BACKENDS, select_backend
 from modelgif.fingerprint.quadrature import MAX_STEPS, RULES, Quadrature, quadrature
 from modelgif.fingerprint.sketch import KINDS, Projection, make_projection
 from modelgif.fingerprint.targets import TARGETS, scalar_numpy, target_classes
-from modelgif.validation import check_choice, check_float, check_int
+from modelgif.validation import check_choice, check_float, check_int, check_known_keys
 
 __all__ = [
     "FIELD_FORMAT_VERSION",
@@ -95,9 +95,7 @@ class FieldConfig:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> FieldConfig:
         """Inverse of to_dict; unknown keys are rejected (a newer format, or a typo)."""
-        unknown = set(data) - set(cls.__dataclass_fields__)
-        if unknown:
-            raise InputError(f"Unknown field config keys: {sorted(unknown)}.")
+        check_known_keys(data, cls.__dataclass_fields__, "field config")
         return cls(**data)
 
 
