@@ -43,7 +43,6 @@ __all__ = [
 ]
 
 SOURCES: tuple[str, ...] = ("auto", "subset", "augmented", "synthetic")
-_COMMIT_DOMAIN = b"modelgif/anchors/v1"
 _OWNER = "derive_anchors()"
 
 

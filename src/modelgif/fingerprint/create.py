@@ -40,7 +40,11 @@ import torch
 from modelgif.digests import sha256_file
 from modelgif.errors import InputError
 from modelgif.fingerprint.anchors import AnchorConfig, derive_anchors
-from modelgif.fingerprint.backends.blackbox import QUANTIZED_EPS, BlackBoxBackend
+from modelgif.fingerprint.backends.blackbox import (
+    QUANTIZED_EPS,
+    BlackBoxBackend,
+    is_quantized_graph,
+)
 from modelgif.fingerprint.field import FieldConfig, FieldResult, Progress, compute_field
 from modelgif.fingerprint.keys import PrivateKey
 from modelgif.fingerprint.keystream import hkdf_sha256
@@ -190,7 +194,5 @@ def create_fingerprint(
 
 def is_quantized(model: object) -> bool:
     """True for an ONNX graph with quantization ops (compared by the coarse estimator)."""
-    from modelgif.fingerprint.backends.blackbox import is_quantized_graph
-
     proto = model.model if isinstance(model, NormalizedModel) else model
     return isinstance(proto, onnx.ModelProto) and is_quantized_graph(proto)
