@@ -7,9 +7,14 @@ unfused, parameters requiring grad, as captum users run it), 2 anchors x n_steps
 batch, own-argmax target, cumulative sums per step. Everything runs in one process, in
 one run, so ratios are measured under the same machine load.
 
+Two timings of the exact backend: "fingerprint" (what `modelgif fingerprint` computes and
+stores: the k-dimensional sketch per (anchor, step)) and "full" (also keeps the full field,
+the reference's output). Both are reported; neither is hidden.
+
 Usage:
     python benchmarks/bench_fields.py                       # both models, 128 anchors x 16 steps
     python benchmarks/bench_fields.py --models cnn --anchors 32
+    python benchmarks/bench_fields.py --device cuda --batch 1024   # on a GPU machine
 """
 
 from __future__ import annotations
@@ -74,7 +79,8 @@ class ResNet18(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = self.layers(F.relu(self.stem(x)))
-        return self.fc(F.adaptive_avg_pool2d(h, 1).flatten(1))
+        out: torch.Tensor = self.fc(F.adaptive_avg_pool2d(h, 1).flatten(1))
+        return out
 
 
 class SmallCNN(nn.Module):
@@ -89,12 +95,14 @@ class SmallCNN(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = F.max_pool2d(F.relu(self.b1(self.c1(x))), 2)
         h = F.max_pool2d(F.relu(self.b2(self.c2(h))), 2)
-        return self.fc(h.flatten(1))
+        out: torch.Tensor = self.fc(h.flatten(1))
+        return out
 
 
 def _init_bn(model: nn.Module) -> nn.Module:
     for m in model.modules():
         if isinstance(m, nn.BatchNorm2d):
+            assert m.running_mean is not None and m.running_var is not None
             m.running_mean.uniform_(-0.2, 0.2)
             m.running_var.uniform_(0.5, 1.5)
     return model.eval()
@@ -119,25 +127,30 @@ def forward_flops(model: nn.Module, shape: tuple[int, ...]) -> float:
     return total[0]
 
 
-def reference_field(model: nn.Module, x: np.ndarray, n_steps: int, per_batch: int) -> np.ndarray:
+def reference_field(
+    model: nn.Module, x: np.ndarray, n_steps: int, per_batch: int, device: torch.device
+) -> np.ndarray:
     """Authors' style: captum GL nodes/weights + captum gradients, cumulative per step."""
-    from captum._utils.gradient import compute_gradients
-    from captum.attr._utils.approximation_methods import approximation_parameters
+    from captum._utils.gradient import compute_gradients  # type: ignore[import-untyped]
+    from captum.attr._utils.approximation_methods import (  # type: ignore[import-untyped]
+        approximation_parameters,
+    )
 
     step_sizes_fn, alphas_fn = approximation_parameters("gausslegendre")
     weights, alphas = step_sizes_fn(n_steps), alphas_fn(n_steps)
     out = np.zeros((len(x), n_steps, int(np.prod(x.shape[1:]))), dtype=np.float32)
     for i in range(0, len(x), per_batch):
-        inp = torch.from_numpy(x[i : i + per_batch])
+        inp = torch.from_numpy(x[i : i + per_batch]).to(device)
         with torch.no_grad():
             target = model(inp).argmax(1)
         baseline = torch.zeros_like(inp)
         scaled = torch.cat([baseline + a * (inp - baseline) for a in alphas]).requires_grad_()
         targets = target.repeat(n_steps)
         (grads,) = compute_gradients(model, (scaled,), target_ind=targets)
-        g = grads.reshape(n_steps, len(inp), -1) * torch.tensor(weights).reshape(-1, 1, 1)
+        w = torch.tensor(weights, device=device).reshape(-1, 1, 1)
+        g = grads.reshape(n_steps, len(inp), -1) * w
         cumulative = torch.cumsum(g, dim=0) * (inp - baseline).reshape(1, len(inp), -1)
-        out[i : i + per_batch] = cumulative.permute(1, 0, 2).detach().numpy()
+        out[i : i + per_batch] = cumulative.permute(1, 0, 2).detach().cpu().numpy()
     return out
 
 
@@ -156,15 +169,20 @@ def _peak_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def timed(fn: Callable[[], Any]) -> tuple[Any, float, float]:
+def timed(fn: Callable[[], Any], device: torch.device) -> tuple[Any, float, float]:
     _peak_reset()
+    if device.type == "cuda":
+        torch.cuda.synchronize()
     start = time.perf_counter()
     result = fn()
+    if device.type == "cuda":
+        torch.cuda.synchronize()
     return result, time.perf_counter() - start, _peak_mib()
 
 
 def bench_model(name: str, args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     torch.manual_seed(0)
+    device = torch.device(args.device)
     model = _init_bn(ResNet18() if name == "resnet18" else SmallCNN())
     shape = (3, 32, 32)
     path = export_torch(model, torch.zeros(2, *shape), workdir / f"{name}.onnx")
@@ -177,36 +195,51 @@ def bench_model(name: str, args: argparse.Namespace, workdir: Path) -> dict[str,
     config = FieldConfig(n_steps=args.steps, sketch_dim=args.k)
     row: dict[str, Any] = {"model": name, "anchors": args.anchors, "steps": args.steps}
 
-    exact_backend = ExactBackend(proto, batch_size=args.batch)
+    exact_backend = ExactBackend(proto, batch_size=args.batch, device=device)
     exact_backend.check(anchors)
+    ref_model = model.to(device)
     # warm-up both (oneDNN primitive caches, allocator), so neither pays first-call costs
-    reference_field(model, anchors[:2], args.steps, 2)
-    compute_field(proto, anchors[:4], SECRET, config, backend=exact_backend)
-    ref, t_ref, mem_ref = timed(lambda: reference_field(model, anchors, args.steps, 2))
-    res, t_exact, mem_exact = timed(
-        lambda: compute_field(proto, anchors, SECRET, config, backend=exact_backend, keep_full=True)
+    reference_field(ref_model, anchors[:2], args.steps, 2, device)
+    compute_field(proto, anchors[:4], SECRET, config, backend=exact_backend, keep_full=True)
+    ref, t_ref, mem_ref = timed(
+        lambda: reference_field(ref_model, anchors, args.steps, 2, device), device
     )
+    sketch_only, t_sketch, mem_sketch = timed(
+        lambda: compute_field(proto, anchors, SECRET, config, backend=exact_backend), device
+    )
+    res, t_exact, mem_exact = timed(
+        lambda: compute_field(
+            proto, anchors, SECRET, config, backend=exact_backend, keep_full=True
+        ),
+        device,
+    )
+    assert np.array_equal(sketch_only.sketch, res.sketch)
     assert res.full is not None
     cos = field_cosines(res.full, ref)
     bb_n = min(args.anchors, args.bb_anchors)
     bb_backend = BlackBoxBackend.from_onnx(proto)
     bb_cfg = FieldConfig(n_steps=args.steps, sketch_dim=args.k, backend="blackbox")
     bb, t_bb, mem_bb = timed(
-        lambda: compute_field(proto, anchors[:bb_n], SECRET, bb_cfg, backend=bb_backend)
+        lambda: compute_field(proto, anchors[:bb_n], SECRET, bb_cfg, backend=bb_backend), device
     )
     t_bb_full = t_bb * args.anchors / bb_n
     bb_cos = field_cosines(res.sketch[:bb_n], bb.sketch)
     row.update(
+        device=str(device),
         reference_s=round(t_ref, 2),
+        exact_fingerprint_s=round(t_sketch, 2),
         exact_s=round(t_exact, 2),
         blackbox_s=round(t_bb_full, 2),
         blackbox_measured_anchors=bb_n,
         speedup_exact_vs_reference=round(t_ref / t_exact, 2),
+        speedup_exact_fingerprint_vs_reference=round(t_ref / t_sketch, 2),
         speedup_blackbox_vs_reference=round(t_ref / t_bb_full, 3),
         gflops_reference=round(flops * points / t_ref / 1e9, 2),
         gflops_exact=round(flops * points / t_exact / 1e9, 2),
+        gflops_exact_fingerprint=round(flops * points / t_sketch / 1e9, 2),
         peak_rss_mib={
             "reference": round(mem_ref),
+            "exact_fingerprint": round(mem_sketch),
             "exact": round(mem_exact),
             "blackbox": round(mem_bb),
         },
@@ -218,6 +251,17 @@ def bench_model(name: str, args: argparse.Namespace, workdir: Path) -> dict[str,
         completeness_median_relative=res.completeness.summary()["median_relative"],
     )
     return row
+
+
+def measured_peak_gflops(device: torch.device, n: int = 2048, repeats: int = 5) -> float:
+    """The machine's practical float32 peak: the best of a few large square matmuls."""
+    a = torch.randn(n, n, device=device)
+    b = torch.randn(n, n, device=device)
+    best = float("inf")
+    for _ in range(repeats + 1):  # the first is a warm-up
+        _, seconds, _ = timed(lambda: a @ b, device)
+        best = min(best, seconds)
+    return 2.0 * n**3 / best / 1e9
 
 
 def main() -> None:
@@ -233,6 +277,11 @@ def main() -> None:
         default=2,
         help="anchors measured black-box (time extrapolated to --anchors)",
     )
+    parser.add_argument(
+        "--device",
+        default="cuda" if torch.cuda.is_available() else "cpu",
+        help="where both the reference and the exact backend run (default: cuda if present)",
+    )
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
     assert quadrature("gauss-legendre", args.steps).n_steps == args.steps
@@ -242,6 +291,7 @@ def main() -> None:
             rows.append(bench_model(name, args, Path(tmp)))
             print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
     meta = {
+        "peak_gflops_matmul": round(measured_peak_gflops(torch.device(args.device)), 1),
         "torch": torch.__version__,
         "threads": torch.get_num_threads(),
         "machine": platform.machine(),

@@ -127,3 +127,26 @@ def test_third_party_recomputes_the_numbers_with_a_reveal(
     run(capsys, "report", verdict, "--key", key, "-o", doctored)
     code, _, err = run(capsys, "report", "verify", doctored, *recheck)
     assert code == 2 and "do not match" in err
+
+
+def test_anchor_source_defaults_to_synthetic_and_flag_beats_yaml(
+    scenario: Scenario, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    run(capsys, "keygen", "--out", tmp_path / "k")
+    pool = tmp_path / "pool.npy"
+    np.save(pool, np.random.default_rng(0).uniform(-1, 1, (40, 40)).astype(np.float32))
+    config = tmp_path / "f.yaml"
+    config.write_text("anchors:\n  source: subset\n")
+
+    def source(*extra: object) -> str:
+        code, out, err = run(capsys, "fingerprint", scenario.owner, "--key", tmp_path / "k.key",
+                             "-o", tmp_path / "m.mgf", "--anchors", pool, "--anchors-count", "8",
+                             "--steps", "2", "--force", "--json", *extra)
+        assert code == 0, err
+        anchors = json.loads(out)["config"]["anchors"]
+        assert anchors["pool_sha256"] is not None
+        return str(anchors["source"])
+
+    assert source() == "synthetic"
+    assert source("--config", config) == "subset"  # YAML over the default
+    assert source("--config", config, "--anchor-source", "augmented") == "augmented"

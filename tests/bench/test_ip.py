@@ -17,17 +17,30 @@ from typing import Any
 import numpy as np
 import pytest
 
-from modelgif.bench.ip import IPConfig, dataset_roles, markdown, run_ip_benchmark
+from modelgif.bench.ip import (
+    IPConfig,
+    PairScores,
+    dataset_roles,
+    markdown,
+    negative_stratum,
+    run_ip_benchmark,
+    score_pairs,
+)
+from modelgif.bench.ipfields import SETTINGS
 from modelgif.bench.metrics import grouped_auc, grouped_tpr_at_fpr, with_ci
 from modelgif.bench.splits import SELECTION, split_models
 from modelgif.cli import main
+from modelgif.errors import InputError
 from modelgif.verifiers.statistics import roc_auc
 from modelgif.zoo.manifest import ModelRecord, Zoo
 
 
-def _record(model_id: str, arch: str = "cnn", category: str = "independent") -> ModelRecord:
+def _record(
+    model_id: str, arch: str = "cnn", category: str = "independent", data: str = "owner"
+) -> ModelRecord:
     return ModelRecord(id=model_id, dataset="d", category=category, parent=None, source=None,
-                       architecture=arch, num_classes=10, label_map=None, recipe={},
+                       architecture=arch, num_classes=10, label_map=None,
+                       recipe={"data_split": data},
                        test_accuracy=0.9, parent_agreement=None, agreement={},
                        digest="sha256:" + "0" * 64, file="x.onnx", file_sha256="0" * 64)
 
@@ -92,11 +105,42 @@ def test_split_is_disjoint_stratified_and_order_free() -> None:
     assert other.roles != split.roles  # the seed matters
 
 
+def test_negatives_are_stratified_by_training_data_too() -> None:
+    """Two owner-data and two attacker-data models of one architecture: with the data in
+    the stratum each fold gets one of each; by architecture alone, one fold can get both
+    owner-data models (the closest negatives) and its null none (seed 0 does)."""
+    models = [_record(f"m{i}", arch="mlp", data=("owner", "attacker")[i // 2]) for i in range(4)]
+    roles = ("fold-0", "fold-1")
+    split = split_models(models, 0, roles, negative_stratum)
+    for data in ("owner", "attacker"):
+        assert sorted(split.roles[m.id] for m in models if m.recipe["data_split"] == data) == [
+            "fold-0", "fold-1"]
+    by_arch = [split_models(models, s, roles, lambda r: r.architecture) for s in range(20)]
+    assert any(len({b.roles["m0"], b.roles["m1"]}) == 1 for b in by_arch)
+
+
+def test_cross_fitting_scores_each_negative_once_under_the_other_folds_null() -> None:
+    rng = np.random.default_rng(0)
+    roles = {f"n{i}": f"fold-{i % 3}" for i in range(12)} | {"sel": SELECTION}
+    cosines = {i: rng.uniform(0.0, 0.6, (8, 4)) for i in roles}
+    cosines["copy"] = np.ones((8, 4))
+    cosines["sel"] = np.ones((8, 4))  # a selection model never calibrates nor is scored
+    out = PairScores([], [], [], [], [], [], [], [], [], [])
+    score_pairs(SETTINGS["whitebox"], 8, "src", cosines, roles, {"copy": "finetune-a"},
+                set(), 0.01, out)
+    assert sorted(out.neg_groups) == sorted(f"src|fold-{i % 3}" for i in range(12))
+    assert out.pos_derived == [True, True, True]  # the copy, once per fold's null
+    assert not any(out.neg_derived)
+    with pytest.raises(InputError, match="two folds"):
+        score_pairs(SETTINGS["whitebox"], 8, "src", cosines, {"n0": "fold-0", "n1": "fold-0"},
+                    {}, set(), 0.01, out)
+
+
 # ----------------------------------------------------------------------------- end to end
 
 SMALL = IPConfig(
     settings=("whitebox", "reference"), anchor_counts=(16, 8), n_bootstrap=50,
-    max_models=1, negative_roles=("fold-0", "fold-0", "holdout"), positive_roles=("evaluation",),
+    max_models=1, negative_roles=("fold-0", "fold-1", "fold-2"), positive_roles=("evaluation",),
 )
 
 
@@ -112,10 +156,11 @@ def small_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Zoo, Path, dict
 def test_small_zoo_flags_finetunes_at_a_rate_its_negatives_can_support(
     small_run: tuple[Zoo, Path, dict[str, Any]],
 ) -> None:
-    """With the small zoo's ~7 calibration negatives, a 1 % rate at 95 % confidence needs a
-    threshold about 4.6 null sds out, which the derived models here stay below (benchmarks:
-    the few-negatives limit); at a 5 % target, with only 16 anchors, the copies and the light
-    derivations are flagged, and no held-out independent is."""
+    """With the small zoo's ~7 calibration negatives (the other two folds), a 1 % rate at
+    95 % confidence needs a threshold about 4.6 null sds out, which the derived models here
+    stay below (benchmarks: the few-negatives limit); at a 5 % target, with only 16
+    anchors, the copies and the light derivations are flagged, and no held-out independent
+    is."""
     zoo, folder, _ = small_run
     looser = run_ip_benchmark(zoo, folder, dataclasses.replace(SMALL, target_fpr=0.05))
     row = looser["settings"]["whitebox"]["anchors"]["16"]
@@ -133,9 +178,8 @@ def test_small_zoo_ranks_a_finetune_above_held_out_independents_and_flags_none(
     summary = row["summary"]
     assert summary["n_negative_pairs"] >= 2 and summary["false_positives"] == 0
     roles = dataset_roles(zoo, "mnist1d", 0, SMALL.negative_roles, SMALL.positive_roles)
-    calibrating = {i for i, r in roles.negatives.items() if r == "fold-0"}
-    held_out = {i for i, r in roles.negatives.items() if r == "holdout"}
-    assert len(calibrating) >= 5 and held_out and not calibrating & held_out
+    folds = [{i for i, r in roles.negatives.items() if r == f"fold-{k}"} for k in range(3)]
+    assert all(len(f) >= 3 for f in folds) and len(set().union(*folds)) == sum(map(len, folds))
     reference = results["settings"]["reference"]["anchors"]["16"]["categories"]
     assert "tpr" not in reference["finetune-a"]  # uncalibrated: AUC and oracle TPR only
 
@@ -150,7 +194,8 @@ def test_rerun_uses_the_cache_and_gives_the_same_numbers(
         a = {k: v for k, v in results["settings"][name].items() if k not in strip}
         b = {k: v for k, v in again["settings"][name].items() if k not in strip}
         assert json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
-    assert "Finetune-A" in markdown(results)
+    table = markdown(results)
+    assert "Finetune-A" in table and "| mnist1d.src-cnn | " in table  # the per-source rows
 
 
 def test_prefix_anchors_equal_a_smaller_fingerprint(
@@ -193,3 +238,18 @@ def test_cli_json_on_a_cached_run(
     data = json.loads(capsys.readouterr().out)
     assert set(data["settings"]) == {"reference"}
     assert (folder / "ip.json").is_file() and (folder / "IP.md").is_file()
+
+
+def test_by_source_counts_flags_per_source_and_category() -> None:
+    from modelgif.bench.ip import by_source
+
+    scores = PairScores(
+        pos_scores=[1.0, 2.0, 3.0], pos_groups=["a|fold-0", "a|fold-1", "b|fold-0"],
+        pos_categories=["pruned", "pruned", "pruned"], pos_derived=[True, False, True],
+        neg_scores=[0.0, 0.0], neg_groups=["a|fold-0", "b|fold-1"], neg_transfer=[False, False],
+        neg_derived=[False, True], neg_p=[0.5, 0.001], seconds=[],
+    )
+    assert by_source(scores) == {
+        "a": {"pruned": [1, 2], "negatives": [0, 1]},
+        "b": {"pruned": [1, 1], "negatives": [1, 1]},
+    }

@@ -123,7 +123,7 @@ def test_rejects_bad_input() -> None:
         derive_anchors(SECRET_A, AnchorConfig(source="subset"), input_shape=(3,))
     with pytest.raises(InputError, match="Cannot pick"):
         derive_anchors(SECRET_A, AnchorConfig(n_anchors=51, source="subset"), pool=POOL)
-    with pytest.raises(InputError, match="value_range"):
+    with pytest.raises(InputError, match="value range"):
         derive_anchors(SECRET_A, input_shape=(3,))
     with pytest.raises(InputError, match="'n_anchors' parameter"):
         AnchorConfig(n_anchors=0)

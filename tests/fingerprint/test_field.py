@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import onnx
 import pytest
@@ -207,3 +209,39 @@ def test_function_preserving_rewrites_leave_the_field_unchanged(tmp_path: object
         assert field_cosines(original, field).min() >= 0.99, label
     other = compute_field(onnx_model(name, seed=1), x, SECRET, cfg)
     assert np.median(field_cosines(original, other)) < 0.9  # and an unrelated model differs
+
+
+class _Shifted(torch.nn.Module):
+    """The same classifier with a per-input constant added to every logit: the freedom a
+    student distilled from the teacher's probabilities keeps (softmax cannot see it)."""
+
+    def __init__(self, inner: torch.nn.Module) -> None:
+        super().__init__()
+        self.inner = inner
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.inner(x) + 3.0 * torch.sin(x).sum(dim=1, keepdim=True)
+
+
+@pytest.mark.parametrize("backend", ["exact", "blackbox"])
+def test_logprob_target_ignores_a_per_input_logit_shift_that_top1_sees(
+    backend: str, tmp_path: Path
+) -> None:
+    x = inputs("tanh_mlp", 6, seed=3)
+    plain = onnx_model("tanh_mlp")
+    exported = export_torch(
+        _Shifted(torch_model("tanh_mlp")), torch.zeros(2, 40), tmp_path / "shifted.onnx"
+    )
+    shifted = onnx.load(str(exported))
+
+    def fields(target: str) -> tuple[np.ndarray, np.ndarray]:
+        cfg = FieldConfig(n_steps=4, target=target, backend=backend)
+        a = compute_field(plain, x, SECRET, cfg)
+        b = compute_field(shifted, x, SECRET, cfg)
+        np.testing.assert_array_equal(a.classes, b.classes)  # the shift keeps the top-1
+        return field_cosines(a, b), a.completeness.abs_error
+
+    logprob, error = fields("logprob")
+    top1, _ = fields("top1")
+    assert logprob.min() > 0.999 and np.median(top1) < 0.9
+    assert np.max(error) < (1e-4 if backend == "exact" else 1e-2)  # F is log p(top-1)

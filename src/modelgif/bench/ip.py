@@ -5,11 +5,16 @@ distance to the same independent models it then scored as negatives; without tha
 reference reaches Extract-L 0.875 and Extract-Adv 0.76 at 256 anchors (METHOD.md). Here:
 
 - per dataset, the independents (ten-class and transfer-task) are dealt by a fixed seeded
-  rule (splits.py), stratified by architecture, into "selection" (never used here: kept
-  out for choosing statistic variants) and two cross-fitting folds: fold k's negatives
-  calibrate the null (`fit_calibration`, what `calibrate` fits) under which the OTHER
-  fold's negatives, and every positive, are scored. No negative is scored under a null
-  that contains it (compute_verdict refuses that, and the run records the split);
+  rule (splits.py), stratified by kind, architecture AND training data (owner or
+  attacker split), into "selection" (never used here: kept out for choosing statistic
+  variants) and four cross-fitting folds: fold k's negatives are scored under the null
+  (`fit_calibration`, what `calibrate` fits) of the OTHER folds' negatives, and every
+  positive is scored under each fold's null. No negative is scored under a null that
+  contains it (compute_verdict refuses that, and the run records the split). Stratifying
+  by training data matters: an independent of the source's own architecture trained on
+  the owner's own data is the closest negative of all, and a null without one
+  under-states the tail (an earlier split by architecture alone gave 3/96 false
+  positives at a nominal 1 %);
 - anchors come from the owner's secret (the fingerprint), never from any negative;
 - positives of each category are dealt into "selection" (25 %) and "evaluation";
 - per category and setting: AUC of the score (same-source, same-fold pairs), TPR at the
@@ -52,15 +57,17 @@ __all__ = [
     "ANCHOR_COUNTS",
     "CATEGORY_TITLES",
     "IPConfig",
+    "by_source",
     "markdown",
+    "negative_stratum",
     "register_cli",
     "run_ip_benchmark",
     "score_pairs",
 ]
 
 ANCHOR_COUNTS = (256, 128, 64, 32)
-N_FOLDS = 2
-NEGATIVE_ROLES = (fold_name(0), fold_name(1), SELECTION, fold_name(0), fold_name(1))
+TARGET_ANCHORS = 64  # the anchor count issue 6 states its targets at (per-source table)
+NEGATIVE_ROLES = (fold_name(0), fold_name(1), SELECTION, fold_name(2), fold_name(3))
 POSITIVE_ROLES = ("evaluation", "evaluation", SELECTION, "evaluation")
 CATEGORY_TITLES = {
     "finetune-a": "Finetune-A", "finetune-l": "Finetune-L", "pruned": "Pruning",
@@ -100,6 +107,13 @@ class Roles:
     positives: dict[str, str]
 
 
+def negative_stratum(record: ModelRecord) -> str:
+    """Kind, architecture and training data: negatives alike in all three share a stratum,
+    so every role gets its share of each (e.g. of the source's architecture trained on the
+    owner's own data, the negatives closest to the source)."""
+    return f"{record.category}/{record.architecture}/{record.recipe.get('data_split')}"
+
+
 def dataset_roles(
     zoo: Zoo,
     dataset: str,
@@ -107,12 +121,11 @@ def dataset_roles(
     negative_roles: Sequence[str] = NEGATIVE_ROLES,
     positive_roles: Sequence[str] = POSITIVE_ROLES,
 ) -> Roles:
-    """The fixed split of `dataset`'s independents (stratified by kind and architecture)
-    and of each source's positives (by category). Roles of negatives: "selection",
-    "fold-k" (calibrates the null of the other folds), "holdout" (only ever scored)."""
+    """The fixed split of `dataset`'s independents (by `negative_stratum`) and of each
+    source's positives (by category). Roles of negatives: "selection", "fold-k" (scored
+    under the null of the other folds' negatives)."""
     independents = zoo.independents(dataset) + zoo.independents(dataset, transfer=True)
-    negatives = split_models(independents, seed, negative_roles,
-                             lambda r: f"{r.category}/{r.architecture}")
+    negatives = split_models(independents, seed, negative_roles, negative_stratum)
     derived = [m for s in zoo.sources(dataset) for m in zoo.derived_from(s.id)]
     positives = split_models(derived, seed, positive_roles, lambda r: f"{r.source}/{r.category}")
     return Roles(negatives.roles, positives.roles)
@@ -157,15 +170,17 @@ def score_pairs(
 
     `cosines` maps model id -> (N_max, S) cosines to the source; `positives` maps the
     evaluation positives' ids to their category. Calibrated settings: for each fold k, a
-    null fitted on fold k's negatives scores the other folds' negatives and all positives
+    null fitted on the other folds' negatives scores fold k's negatives and all positives
     (score = (T - null mean) / null sd; flag = verdict "derived"). Reference: -distance.
     """
     cut = {i: np.asarray(c[:n_anchors]) for i, c in cosines.items() if len(c) >= n_anchors}
     positives = {i: c for i, c in positives.items() if i in cut}  # capped categories
     folds = sorted({r for r in negative_roles.values() if r.startswith("fold-")})
+    if len(folds) < 2:
+        raise InputError(f"Cross-fitting needs at least two folds of negatives; got {folds}.")
     for fold in folds:
-        calibrators = sorted(i for i, r in negative_roles.items() if r == fold)
-        held_out = sorted(i for i, r in negative_roles.items() if r not in (fold, SELECTION))
+        calibrators = sorted(i for i, r in negative_roles.items() if r in folds and r != fold)
+        held_out = sorted(i for i, r in negative_roles.items() if r == fold)
         group = f"{source_id}|{fold}"
         cal = (fit_calibration(np.stack([cut[i] for i in calibrators]), calibrators,
                                target_fpr=target_fpr) if setting.calibrated else None)
@@ -235,6 +250,25 @@ def _summary(scores: PairScores, calibrated: bool, target_fpr: float) -> dict[st
                 "fpr_upper_95": clopper_pearson_upper(k, n, 0.95), "target_fpr": target_fpr}
     if scores.seconds:
         out["seconds_per_verdict_median"] = pystats.median(scores.seconds)
+    if calibrated:
+        out["by_source"] = by_source(scores)
+    return out
+
+
+def by_source(scores: PairScores) -> dict[str, dict[str, list[int]]]:
+    """Per source: [flagged, scored] per category, and false positives as "negatives".
+
+    Why: pooled rates hide where a method fails; on this zoo nearly every miss and every
+    false positive comes from one source (BENCHMARKS.md), which a pooled TPR cannot show.
+    """
+    out: dict[str, dict[str, list[int]]] = {}
+    rows = [*zip(scores.pos_groups, scores.pos_categories, scores.pos_derived, strict=True),
+            *zip(scores.neg_groups, ["negatives"] * len(scores.neg_groups), scores.neg_derived,
+                 strict=True)]
+    for group, category, flagged in rows:
+        cell = out.setdefault(group.split("|")[0], {}).setdefault(category, [0, 0])
+        cell[0] += int(flagged)
+        cell[1] += 1
     return out
 
 
@@ -393,7 +427,25 @@ def markdown(results: dict[str, Any]) -> str:
                      f"fingerprint ~{size:.0f} KiB")
             foot.append(part)
         lines += ["", *[f"- {f}" for f in foot], ""]
+        if calibrated:
+            shown = str(TARGET_ANCHORS) if str(TARGET_ANCHORS) in counts else counts[-1]
+            lines += _by_source_markdown(setting["anchors"][shown]["summary"], shown)
     return "\n".join(lines)
+
+
+def _by_source_markdown(summary: dict[str, Any], n_anchors: str) -> list[str]:
+    """Flagged / scored per source and category (negatives: false positives / scored)."""
+    table = summary.get("by_source", {})
+    categories = [c for c in [*CATEGORY_TITLES, "negatives"]
+                  if any(c in row for row in table.values())]
+    lines = [f"Verdict \"derived\" per source at {n_anchors} anchors (flagged / scored):", "",
+             "| source | " + " | ".join(CATEGORY_TITLES.get(c, "Negatives (FP)")
+                                       for c in categories) + " |",
+             "|---|" + "---|" * len(categories)]
+    for source, row in sorted(table.items()):
+        cells = [f"{row[c][0]}/{row[c][1]}" if c in row else "-" for c in categories]
+        lines.append(f"| {source} | " + " | ".join(cells) + " |")
+    return [*lines, ""] if table else []
 
 
 def register_cli(sub: Any) -> None:

@@ -25,7 +25,7 @@ import json
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -36,7 +36,12 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 
 import modelgif.fingerprint.create as create_module
 from modelgif.fingerprint.anchors import AnchorConfig
-from modelgif.fingerprint.create import FingerprintSecrets, create_fingerprint, open_secrets
+from modelgif.fingerprint.create import (
+    OWNERSHIP_ANCHORS,
+    FingerprintSecrets,
+    create_fingerprint,
+    open_secrets,
+)
 from modelgif.fingerprint.field import FieldConfig
 from modelgif.fingerprint.normalize import NormalizedModel, normalize
 from modelgif.fingerprint.record import Fingerprint, load_fingerprint
@@ -47,6 +52,7 @@ __all__ = ["SETTINGS", "OwnerFingerprint", "Setting", "SuspectCosines", "owner_f
            "suspect_cosines"]
 
 CREATED_AT = datetime(2024, 1, 1, tzinfo=UTC)
+DEFAULT_ANCHORS = OWNERSHIP_ANCHORS.source
 
 
 @dataclass(frozen=True)
@@ -75,11 +81,13 @@ class Setting:
     max_anchors: int | None = None  # cost cap: larger anchor counts are not run
     skip_categories: tuple[str, ...] = ()  # categories the setting has no estimator for
     category_max_anchors: tuple[tuple[str, int], ...] = ()  # per-category cost caps
+    target: str = FieldConfig.target  # the scalar whose gradient is the field (targets.py)
 
     def field_config(self, input_dim: int) -> FieldConfig:
-        sketch = max(FieldConfig().sketch_dim, input_dim) if self.full_field else None
-        base = FieldConfig(n_steps=self.n_steps)
-        return base if sketch is None else FieldConfig(n_steps=self.n_steps, sketch_dim=sketch)
+        base = FieldConfig(n_steps=self.n_steps, target=self.target)
+        if not self.full_field:
+            return base
+        return replace(base, sketch_dim=max(base.sketch_dim, input_dim))
 
 
 SETTINGS: dict[str, Setting] = {
@@ -88,10 +96,14 @@ SETTINGS: dict[str, Setting] = {
         Setting("reference", "reference (full field, 50 GL steps, top-1, mean distance)",
                 "reference", "subset", 50, "exact", calibrated=False, full_field=True,
                 max_anchors=128, skip_categories=("quantized",)),
-        Setting("whitebox", "modelgif defaults, white-box", "default", "auto", 16, "auto",
-                calibrated=True, category_max_anchors=(("quantized", 64),)),
-        Setting("blackbox", "modelgif defaults, black-box", "default", "auto", 16, "blackbox",
-                calibrated=True, max_anchors=64),
+        Setting("whitebox", "modelgif defaults, white-box", "default", DEFAULT_ANCHORS, 16,
+                "auto", calibrated=True, category_max_anchors=(("quantized", 64),)),
+        Setting("blackbox", "modelgif defaults, black-box", "default", DEFAULT_ANCHORS, 16,
+                "blackbox", calibrated=True, max_anchors=64),
+        # the previous default: anchors are the owner's data under secret augmentations
+        Setting("whitebox-augmented", "white-box, augmented owner-data anchors", "augmented",
+                "augmented", 16, "auto", calibrated=True,
+                category_max_anchors=(("quantized", 64),)),
     )
 }  # fmt: skip
 

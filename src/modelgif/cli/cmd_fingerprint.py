@@ -9,7 +9,8 @@ from typing import Any
 
 from modelgif.cli.common import add_key_arguments, load_config, owner_key, progress_bar
 from modelgif.cli.output import emit, parse_range
-from modelgif.fingerprint.create import create_fingerprint
+from modelgif.fingerprint.anchors import SOURCES
+from modelgif.fingerprint.create import OWNERSHIP_ANCHORS, create_fingerprint
 
 EPILOG = """\
 examples:
@@ -18,10 +19,14 @@ examples:
   modelgif fingerprint model.onnx --key owner.key --config fingerprint.yaml -o model.mgf
 
 Precedence: command-line flags > --config FILE.yaml (sections `anchors:` and `field:`) >
-defaults. The anchors are secret: derived from your key and a fresh fingerprint id, from
-your pool of inputs (--anchors; secret subset, CutMix/mixup and noise) or synthetic inside the
-input range. They are stored encrypted; only `modelgif reveal` opens them, one fingerprint at
-a time. Everything that changes the numbers is signed into the file.
+defaults. The anchors are secret: derived from your key and a fresh fingerprint id. By
+default they are synthetic, uniform inside the input's value range (from the model's
+metadata, --input-range, or the min/max of your pool): away from the data, where a
+fine-tune keeps its parent's function and an independent model does not (BENCHMARKS.md).
+--anchor-source subset|augmented draws them from your pool of inputs (--anchors; a secret
+subset, or CutMix/mixup and noise). They are stored encrypted; only `modelgif reveal`
+opens them, one fingerprint at a time. Everything that changes the numbers is signed into
+the file.
 """
 
 
@@ -33,7 +38,10 @@ def register(sub: Any) -> None:
     add_key_arguments(parser)
     parser.add_argument("-o", "--output", type=Path, required=True, help="the .mgf to write")
     parser.add_argument("--anchors", type=Path, metavar="POOL.npy",
-                        help="owner's input pool (.npy/.npz) to draw secret anchors from")
+                        help="owner's input pool (.npy/.npz): the value range of synthetic "
+                             "anchors, or what subset/augmented anchors are drawn from")
+    parser.add_argument("--anchor-source", choices=SOURCES,
+                        help=f"where anchors come from (default {OWNERSHIP_ANCHORS.source})")
     parser.add_argument("--anchors-count", type=int, help="number of anchors (default 64)")
     parser.add_argument("--steps", type=int, help="path steps (default 16)")
     parser.add_argument("--sketch-dim", type=int, help="sketch dimension k (default 64)")
@@ -47,9 +55,11 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    anchors, field = load_config(args.config)
+    anchors, field = load_config(args.config, OWNERSHIP_ANCHORS)
     if args.anchors_count is not None:
         anchors = replace(anchors, n_anchors=args.anchors_count)
+    if args.anchor_source is not None:
+        anchors = replace(anchors, source=args.anchor_source)
     overrides = {"n_steps": args.steps, "sketch_dim": args.sketch_dim, "backend": args.backend}
     field = replace(field, **{k: v for k, v in overrides.items() if v is not None})
     key = owner_key(args)

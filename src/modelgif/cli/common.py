@@ -85,10 +85,17 @@ def progress_bar(description: str, enabled: bool = True) -> Iterator[Callable[[i
             bar.close()
 
 
-def load_config(path: Path | None) -> tuple[AnchorConfig, FieldConfig]:
-    """YAML with optional `anchors:` and `field:` sections; unknown keys are errors."""
+def load_config(
+    path: Path | None, anchor_defaults: AnchorConfig | None = None
+) -> tuple[AnchorConfig, FieldConfig]:
+    """YAML with optional `anchors:` and `field:` sections; unknown keys are errors.
+
+    Keys the YAML leaves out keep `anchor_defaults` (a command's own defaults) or the
+    dataclasses' defaults.
+    """
+    base = anchor_defaults or AnchorConfig()
     if path is None:
-        return AnchorConfig(), FieldConfig()
+        return base, FieldConfig()
     if not path.is_file() or path.stat().st_size > MAX_CONFIG_BYTES:
         raise InputError(f"{path}: missing or larger than {MAX_CONFIG_BYTES} bytes")
     try:
@@ -98,7 +105,7 @@ def load_config(path: Path | None) -> tuple[AnchorConfig, FieldConfig]:
     if not isinstance(data, dict) or not set(data) <= {"anchors", "field"}:
         raise InputError(f"{path}: the config may only have 'anchors' and 'field' sections")
     try:
-        return (AnchorConfig.from_dict(dict(data.get("anchors") or {})),
+        return (AnchorConfig.from_dict({**base.to_dict(), **dict(data.get("anchors") or {})}),
                 FieldConfig.from_dict(dict(data.get("field") or {})))
     except TypeError as error:
         raise InputError(f"{path}: {error}") from None

@@ -206,7 +206,10 @@ def _value_range(
 ) -> tuple[float, float]:
     if value_range is None:
         if pool is None:
-            raise InputError("Synthetic anchors need the input's value_range (low, high).")
+            raise InputError(
+                "Synthetic anchors need the input's value range: give it (CLI: --input-range "
+                "LOW,HIGH), store it in the model's metadata, or give a pool of inputs."
+            )
         return float(pool.min()), float(pool.max())
     lo, hi = (float(v) for v in value_range)
     if not (np.isfinite(lo) and np.isfinite(hi) and lo < hi):
