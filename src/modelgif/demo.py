@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from modelgif.fingerprint.anchors import AnchorConfig
-from modelgif.fingerprint.create import create_fingerprint, open_secrets
+from modelgif.fingerprint.create import OWNERSHIP_ANCHORS, create_fingerprint, open_secrets
 from modelgif.fingerprint.keys import PrivateKey, generate_key, keyid, save_keypair
 from modelgif.fingerprint.normalize import NormalizedModel, normalize
 from modelgif.reports.evidence import ReportBundle, write_report
@@ -84,7 +83,8 @@ def run_demo(folder: Path, step: Step = lambda _: None, zoo: Zoo | None = None) 
     step(f"fingerprinting source model {source.id}")
     fingerprint_path = folder / "owner.mgf"
     fingerprint = create_fingerprint(zoo.path(source), key, fingerprint_path, pool=pool,
-                                     anchor_config=AnchorConfig(n_anchors=64), overwrite=True)
+                                     anchor_config=replace(OWNERSHIP_ANCHORS, n_anchors=64),
+                                     overwrite=True)
     secrets = open_secrets(fingerprint, key)
     independents = zoo.independents(source.dataset)
     held_out, negatives = independents[0], independents[1:]
