@@ -9,7 +9,8 @@ one run, so ratios are measured under the same machine load.
 
 Two timings of the exact backend: "fingerprint" (what `modelgif fingerprint` computes and
 stores: the k-dimensional sketch per (anchor, step)) and "full" (also keeps the full field,
-the reference's output). Both are reported; neither is hidden.
+the reference's output). Both are reported; neither is hidden. The fingerprint timing is
+also taken with the backend's channels_last layout off ("nchw"), to show what it buys.
 
 Usage:
     python benchmarks/bench_fields.py                       # both models, 128 anchors x 16 steps
@@ -214,6 +215,12 @@ def bench_model(name: str, args: argparse.Namespace, workdir: Path) -> dict[str,
         device,
     )
     assert np.array_equal(sketch_only.sketch, res.sketch)
+    nchw_backend = ExactBackend(proto, batch_size=args.batch, device=device, channels_last=False)
+    compute_field(proto, anchors[:4], SECRET, config, backend=nchw_backend)
+    nchw, t_nchw, _ = timed(
+        lambda: compute_field(proto, anchors, SECRET, config, backend=nchw_backend), device
+    )
+    nchw_cos = field_cosines(nchw.sketch, sketch_only.sketch)
     assert res.full is not None
     cos = field_cosines(res.full, ref)
     bb_n = min(args.anchors, args.bb_anchors)
@@ -228,6 +235,8 @@ def bench_model(name: str, args: argparse.Namespace, workdir: Path) -> dict[str,
         device=str(device),
         reference_s=round(t_ref, 2),
         exact_fingerprint_s=round(t_sketch, 2),
+        exact_fingerprint_nchw_s=round(t_nchw, 2),
+        cos_channels_last_vs_nchw_min=float(nchw_cos.min()),
         exact_s=round(t_exact, 2),
         blackbox_s=round(t_bb_full, 2),
         blackbox_measured_anchors=bb_n,
@@ -254,7 +263,10 @@ def bench_model(name: str, args: argparse.Namespace, workdir: Path) -> dict[str,
 
 
 def measured_peak_gflops(device: torch.device, n: int = 2048, repeats: int = 5) -> float:
-    """The machine's practical float32 peak: the best of a few large square matmuls."""
+    """A float32 yardstick: the best of a few 2048^2 matmuls (torch's BLAS).
+
+    Not a hard peak: oneDNN's convolutions can exceed it in nominal FLOPs (BENCHMARKS.md).
+    """
     a = torch.randn(n, n, device=device)
     b = torch.randn(n, n, device=device)
     best = float("inf")
@@ -291,7 +303,7 @@ def main() -> None:
             rows.append(bench_model(name, args, Path(tmp)))
             print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
     meta = {
-        "peak_gflops_matmul": round(measured_peak_gflops(torch.device(args.device)), 1),
+        "sgemm_gflops": round(measured_peak_gflops(torch.device(args.device)), 1),
         "torch": torch.__version__,
         "threads": torch.get_num_threads(),
         "machine": platform.machine(),

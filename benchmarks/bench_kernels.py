@@ -74,20 +74,28 @@ def bench_model(batch: int, repeats: int) -> list[dict[str, Any]]:
         "bfloat16 autocast (NCHW)": (model, torch.bfloat16, False),
         "bfloat16 autocast channels_last": (model_cl, torch.bfloat16, True),
     }
-    rows: list[dict[str, Any]] = []
-    base, t_base = best_time(lambda: input_gradient(model, x, None, False), repeats)
-    for name, (m, dtype, cl) in variants.items():
-        grad, seconds = best_time(functools.partial(input_gradient, m, x, dtype, cl), repeats)
-        rows.append(
-            {
-                "work": f"ResNet-18 input gradient, batch {batch}",
-                "kernel": name,
-                "seconds": round(seconds, 4),
-                "speedup_vs_float32": round(t_base / seconds, 2),
-                "min_cosine_vs_float32": round(min_cosine(grad, base), 6),
-            }
-        )
-    return rows
+    measured = {
+        name: best_time(functools.partial(input_gradient, m, x, dtype, cl), repeats)
+        for name, (m, dtype, cl) in variants.items()
+    }
+    return _rows(f"ResNet-18 input gradient, batch {batch}", measured)
+
+
+def _rows(work: str, measured: dict[str, tuple[torch.Tensor, float]]) -> list[dict[str, Any]]:
+    """One row per kernel, against the first (the float32 default), measured in this run."""
+    base, t_base = next(iter(measured.values()))
+    return [
+        {
+            "work": work,
+            "kernel": name,
+            "seconds": round(seconds, 4),
+            "speedup_vs_float32": round(t_base / seconds, 2),
+            "min_cosine_vs_float32": round(
+                min_cosine(out.reshape(len(out), -1), base.reshape(len(base), -1)), 6
+            ),
+        }
+        for name, (out, seconds) in measured.items()
+    ]
 
 
 def bench_conv(batch: int, repeats: int) -> list[dict[str, Any]]:
@@ -95,33 +103,19 @@ def bench_conv(batch: int, repeats: int) -> list[dict[str, Any]]:
     x = torch.randn(batch, 128, 16, 16)
     w = torch.randn(128, 128, 3, 3) / 34.0
     b = torch.zeros(128)
-    rows: list[dict[str, Any]] = []
-    ref, t_ref = best_time(lambda: torch.conv2d(x, w, b, padding=1), repeats)
     candidates: dict[str, Callable[[], torch.Tensor]] = {
-        "oneDNN direct": lambda: torch.conv2d(x, w, b, padding=1),
+        "float32 oneDNN (torch.conv2d)": lambda: torch.conv2d(x, w, b, padding=1),
     }
     if torch.backends.nnpack.is_available():  # type: ignore[no-untyped-call]
         candidates["NNPACK Winograd"] = lambda: torch._nnpack_spatial_convolution(x, w, b, [1, 1])
-    for name, fn in candidates.items():
-        out, seconds = best_time(fn, repeats)
-        rows.append(
-            {
-                "work": f"3x3 conv 128->128 ch, 16x16, batch {batch} (forward)",
-                "kernel": name,
-                "seconds": round(seconds, 4),
-                "speedup_vs_float32": round(t_ref / seconds, 2),
-                "min_cosine_vs_float32": round(
-                    min_cosine(out.reshape(batch, -1), ref.reshape(batch, -1)), 6
-                ),
-            }
-        )
-    return rows
+    measured = {name: best_time(fn, repeats) for name, fn in candidates.items()}
+    return _rows(f"3x3 conv 128->128 ch, 16x16, batch {batch} (forward)", measured)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batch", type=int, default=64)
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
     rows = bench_model(args.batch, args.repeats) + bench_conv(args.batch, args.repeats)

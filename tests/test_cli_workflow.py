@@ -129,24 +129,28 @@ def test_third_party_recomputes_the_numbers_with_a_reveal(
     assert code == 2 and "do not match" in err
 
 
-def test_anchor_source_defaults_to_synthetic_and_flag_beats_yaml(
+def test_ownership_defaults_and_their_precedence(
     scenario: Scenario, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
+    """Synthetic anchors and the top-1 scalar by default; YAML over the defaults (keys it
+    leaves out keep them); flags over YAML."""
     run(capsys, "keygen", "--out", tmp_path / "k")
     pool = tmp_path / "pool.npy"
     np.save(pool, np.random.default_rng(0).uniform(-1, 1, (40, 40)).astype(np.float32))
     config = tmp_path / "f.yaml"
-    config.write_text("anchors:\n  source: subset\n")
+    config.write_text("anchors:\n  source: subset\nfield:\n  target: logsumexp\n")
 
-    def source(*extra: object) -> str:
+    def chosen(*extra: object) -> tuple[str, str, int]:
         code, out, err = run(capsys, "fingerprint", scenario.owner, "--key", tmp_path / "k.key",
                              "-o", tmp_path / "m.mgf", "--anchors", pool, "--anchors-count", "8",
                              "--steps", "2", "--force", "--json", *extra)
         assert code == 0, err
-        anchors = json.loads(out)["config"]["anchors"]
-        assert anchors["pool_sha256"] is not None
-        return str(anchors["source"])
+        config = json.loads(out)["config"]
+        assert config["anchors"]["pool_sha256"] is not None
+        field = config["field"]["config"]
+        return str(config["anchors"]["source"]), str(field["target"]), int(field["n_steps"])
 
-    assert source() == "synthetic"
-    assert source("--config", config) == "subset"  # YAML over the default
-    assert source("--config", config, "--anchor-source", "augmented") == "augmented"
+    assert chosen() == ("synthetic", "top1", 2)
+    assert chosen("--config", config) == ("subset", "logsumexp", 2)
+    assert chosen("--config", config, "--anchor-source", "augmented") == (
+        "augmented", "logsumexp", 2)

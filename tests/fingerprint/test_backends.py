@@ -96,3 +96,18 @@ def test_quantized_models_get_exact_straight_through_fields(name: str, kind: str
     )
     assert black.config.fd_eps == pytest.approx(0.1 * float(np.std(x)))
     assert np.median(field_cosines(result, black)) > 0.5
+
+
+@pytest.mark.parametrize("name", ["cnn2d", "cnn1d"])
+def test_channels_last_layout_changes_no_number_that_matters(name: str) -> None:
+    """The layout is a speed choice only: fields with it on and off agree to float32
+    rounding, and on a 1-D model (3-D tensors) it is not even switched on."""
+    x = inputs(name, 6, seed=2)
+    cfg = FieldConfig(n_steps=4)
+    on = ExactBackend(onnx_model(name), channels_last=True)
+    off = ExactBackend(onnx_model(name), channels_last=False)
+    assert on.channels_last == (name == "cnn2d") and not off.channels_last
+    a = compute_field(onnx_model(name), x, SECRET, cfg, backend=on, keep_full=True)
+    b = compute_field(onnx_model(name), x, SECRET, cfg, backend=off, keep_full=True)
+    assert a.full is not None and b.full is not None
+    assert np.linalg.norm(a.full - b.full) <= 1e-5 * np.linalg.norm(b.full)

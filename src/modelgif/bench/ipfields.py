@@ -38,6 +38,7 @@ import modelgif.fingerprint.create as create_module
 from modelgif.fingerprint.anchors import AnchorConfig
 from modelgif.fingerprint.create import (
     OWNERSHIP_ANCHORS,
+    OWNERSHIP_FIELD,
     FingerprintSecrets,
     create_fingerprint,
     open_secrets,
@@ -53,6 +54,7 @@ __all__ = ["SETTINGS", "OwnerFingerprint", "Setting", "SuspectCosines", "owner_f
 
 CREATED_AT = datetime(2024, 1, 1, tzinfo=UTC)
 DEFAULT_ANCHORS = OWNERSHIP_ANCHORS.source
+DEFAULT_TARGET = OWNERSHIP_FIELD.target
 
 
 @dataclass(frozen=True)
@@ -81,7 +83,7 @@ class Setting:
     max_anchors: int | None = None  # cost cap: larger anchor counts are not run
     skip_categories: tuple[str, ...] = ()  # categories the setting has no estimator for
     category_max_anchors: tuple[tuple[str, int], ...] = ()  # per-category cost caps
-    target: str = FieldConfig.target  # the scalar whose gradient is the field (targets.py)
+    target: str = "top1"  # the scalar whose gradient is the field (targets.py)
 
     def field_config(self, input_dim: int) -> FieldConfig:
         base = FieldConfig(n_steps=self.n_steps, target=self.target)
@@ -95,15 +97,19 @@ SETTINGS: dict[str, Setting] = {
     for s in (
         Setting("reference", "reference (full field, 50 GL steps, top-1, mean distance)",
                 "reference", "subset", 50, "exact", calibrated=False, full_field=True,
-                max_anchors=128, skip_categories=("quantized",)),
+                max_anchors=128, skip_categories=("quantized",), target="top1"),
         Setting("whitebox", "modelgif defaults, white-box", "default", DEFAULT_ANCHORS, 16,
-                "auto", calibrated=True, category_max_anchors=(("quantized", 64),)),
+                "auto", calibrated=True, category_max_anchors=(("quantized", 64),),
+                target=DEFAULT_TARGET),
         Setting("blackbox", "modelgif defaults, black-box", "default", DEFAULT_ANCHORS, 16,
-                "blackbox", calibrated=True, max_anchors=64),
-        # the previous default: anchors are the owner's data under secret augmentations
-        Setting("whitebox-augmented", "white-box, augmented owner-data anchors", "augmented",
-                "augmented", 16, "auto", calibrated=True,
-                category_max_anchors=(("quantized", 64),)),
+                "blackbox", calibrated=True, max_anchors=64, target=DEFAULT_TARGET),
+        # the alternatives the defaults were chosen against (docs/STATISTICS.md)
+        Setting("whitebox-logsumexp", "white-box, log-sum-exp target", "default",
+                DEFAULT_ANCHORS, 16, "auto", calibrated=True,
+                category_max_anchors=(("quantized", 64),), target="logsumexp"),
+        Setting("whitebox-augmented", "white-box, augmented owner-data anchors, top-1 target",
+                "augmented", "augmented", 16, "auto", calibrated=True,
+                category_max_anchors=(("quantized", 64),), target="top1"),
     )
 }  # fmt: skip
 

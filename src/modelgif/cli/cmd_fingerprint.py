@@ -10,7 +10,7 @@ from typing import Any
 from modelgif.cli.common import add_key_arguments, load_config, owner_key, progress_bar
 from modelgif.cli.output import emit, parse_range
 from modelgif.fingerprint.anchors import SOURCES
-from modelgif.fingerprint.create import OWNERSHIP_ANCHORS, create_fingerprint
+from modelgif.fingerprint.create import OWNERSHIP_ANCHORS, OWNERSHIP_FIELD, create_fingerprint
 
 EPILOG = """\
 examples:
@@ -24,9 +24,10 @@ default they are synthetic, uniform inside the input's value range (from the mod
 metadata, --input-range, or the min/max of your pool): away from the data, where a
 fine-tune keeps its parent's function and an independent model does not (BENCHMARKS.md).
 --anchor-source subset|augmented draws them from your pool of inputs (--anchors; a secret
-subset, or CutMix/mixup and noise). They are stored encrypted; only `modelgif reveal`
-opens them, one fingerprint at a time. Everything that changes the numbers is signed into
-the file.
+subset, or CutMix/mixup and noise). The field's scalar is the model's own top-1 logit; a
+config `field: {target: logsumexp}` needs no class. The anchors are stored encrypted;
+only `modelgif reveal` opens them, one fingerprint at a time. Everything that changes the
+numbers is signed into the file.
 """
 
 
@@ -55,7 +56,7 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    anchors, field = load_config(args.config, OWNERSHIP_ANCHORS)
+    anchors, field = load_config(args.config, OWNERSHIP_ANCHORS, OWNERSHIP_FIELD)
     if args.anchors_count is not None:
         anchors = replace(anchors, n_anchors=args.anchors_count)
     if args.anchor_source is not None:

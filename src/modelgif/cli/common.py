@@ -86,16 +86,19 @@ def progress_bar(description: str, enabled: bool = True) -> Iterator[Callable[[i
 
 
 def load_config(
-    path: Path | None, anchor_defaults: AnchorConfig | None = None
+    path: Path | None,
+    anchor_defaults: AnchorConfig | None = None,
+    field_defaults: FieldConfig | None = None,
 ) -> tuple[AnchorConfig, FieldConfig]:
     """YAML with optional `anchors:` and `field:` sections; unknown keys are errors.
 
-    Keys the YAML leaves out keep `anchor_defaults` (a command's own defaults) or the
-    dataclasses' defaults.
+    Keys the YAML leaves out keep the command's own defaults (`anchor_defaults`,
+    `field_defaults`) or else the dataclasses' defaults.
     """
     base = anchor_defaults or AnchorConfig()
+    field_base = field_defaults or FieldConfig()
     if path is None:
-        return base, FieldConfig()
+        return base, field_base
     if not path.is_file() or path.stat().st_size > MAX_CONFIG_BYTES:
         raise InputError(f"{path}: missing or larger than {MAX_CONFIG_BYTES} bytes")
     try:
@@ -106,6 +109,6 @@ def load_config(
         raise InputError(f"{path}: the config may only have 'anchors' and 'field' sections")
     try:
         return (AnchorConfig.from_dict({**base.to_dict(), **dict(data.get("anchors") or {})}),
-                FieldConfig.from_dict(dict(data.get("field") or {})))
+                FieldConfig.from_dict({**field_base.to_dict(), **dict(data.get("field") or {})}))
     except TypeError as error:
         raise InputError(f"{path}: {error}") from None

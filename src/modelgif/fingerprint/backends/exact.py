@@ -49,11 +49,20 @@ class ExactBackend:
         model: onnx.ModelProto,
         device: str | torch.device | None = None,
         batch_size: int = 64,
+        channels_last: bool = True,
     ) -> None:
         self.device = torch.device(device) if device is not None else default_device()
         self.module = TorchGraph(model).to(self.device).eval()
+        # channels_last: oneDNN's preferred layout for 2-D convolutions, ~1.2x faster on
+        # ResNet-18 at equal results (benchmarks/bench_kernels.py); a layout, not a change
+        # of arithmetic order that matters (the onnxruntime check still guards the outputs).
+        self.channels_last = channels_last and any(
+            b.dim() == 4 for b in self.module.buffers() if b.is_floating_point()
+        )
         for tensor in self.module.buffers():
             tensor.requires_grad_(False)
+            if self.channels_last and tensor.dim() == 4 and tensor.is_floating_point():
+                tensor.data = tensor.data.contiguous(memory_format=torch.channels_last)
         self.batch_coupled = self.module.batch_coupled
         self.quantized = self.module.quantized
         self.batch_size = 1 if self.batch_coupled else batch_size
@@ -90,9 +99,15 @@ class ExactBackend:
         step = 1 if self.batch_coupled else max(self.batch_size, 256)
         with torch.no_grad():
             for i in range(0, len(x), step):
-                batch = torch.from_numpy(np.ascontiguousarray(x[i : i + step])).to(self.device)
+                batch = self._input(x[i : i + step])
                 out.append(self.module(batch).float().cpu().numpy())
         return np.concatenate(out)
+
+    def _input(self, x: np.ndarray) -> torch.Tensor:
+        batch = torch.from_numpy(np.ascontiguousarray(x)).to(self.device)
+        if self.channels_last and batch.dim() == 4:
+            batch = batch.contiguous(memory_format=torch.channels_last)
+        return batch
 
     def _projection(self, projection: Projection) -> torch.Tensor | None:
         if projection.matrix is None:
@@ -115,7 +130,7 @@ class ExactBackend:
         sketches, paths, fulls = [], [], []
         for i in range(0, len(points), self.batch_size):
             j = i + self.batch_size
-            x = torch.from_numpy(np.ascontiguousarray(points[i:j])).to(self.device)
+            x = self._input(points[i:j])
             x.requires_grad_(True)
             cls = torch.from_numpy(classes[i:j]).to(self.device)
             value = scalar_torch(self.module(x), target, cls)
