@@ -55,7 +55,9 @@ LIMITATIONS: tuple[str, ...] = (
     "independent models; anchors are correlated, so the null spread is measured, not "
     "assumed, but its far tail is extrapolated from the negatives.",
     "'independent' does not prove independence: a thief who trains against the anchors "
-    "(if they leak) or a heavily distilled student can score like an independent model.",
+    "(if they leak) or a heavily distilled student can score like an independent model, "
+    "and so can a copy fine-tuned on random-labelled noise by a thief who knows only how "
+    "anchors are drawn (measured: BENCHMARKS.md, 'An adaptive thief').",
 )
 
 
