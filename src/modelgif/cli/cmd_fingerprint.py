@@ -24,10 +24,11 @@ default they are synthetic, uniform inside the input's value range (from the mod
 metadata, --input-range, or the min/max of your pool): away from the data, where a
 fine-tune keeps its parent's function and an independent model does not (BENCHMARKS.md).
 --anchor-source subset|augmented draws them from your pool of inputs (--anchors; a secret
-subset, or CutMix/mixup and noise). The field's scalar is the model's own top-1 logit; a
-config `field: {target: logsumexp}` needs no class. The anchors are stored encrypted;
-only `modelgif reveal` opens them, one fingerprint at a time. Everything that changes the
-numbers is signed into the file.
+subset, or CutMix/mixup and noise): fewer fine-tunes flagged, but a thief who fine-tunes on
+noise must use more of it to escape (BENCHMARKS.md, "An adaptive thief"). The field's
+scalar is the model's own top-1 logit; a config `field: {target: logsumexp}` needs no
+class. The anchors are stored encrypted; only `modelgif reveal` opens them, one
+fingerprint at a time. Everything that changes the numbers is signed into the file.
 """
 
 
