@@ -64,8 +64,8 @@ COMPARED = {
 def trainable_graph(model: onnx.ModelProto) -> TorchGraph:
     """The ONNX model as a torch module whose float initializers are parameters."""
     graph = TorchGraph(model)
-    for index in range(len(model.graph.initializer)):
-        attr = f"init_{index}"
+    for init in model.graph.initializer:
+        attr = graph._buffer_of[init.name]
         tensor = graph._buffers.pop(attr)
         assert tensor is not None
         if tensor.is_floating_point() and tensor.numel() > 1:
@@ -79,15 +79,22 @@ def with_weights(model: onnx.ModelProto, graph: TorchGraph) -> onnx.ModelProto:
     """A copy of `model` whose initializers hold `graph`'s (trained) values."""
     out = onnx.ModelProto()
     out.CopyFrom(model)
-    for index, init in enumerate(out.graph.initializer):
-        value = getattr(graph, f"init_{index}").detach().cpu().numpy()
+    for init in out.graph.initializer:
+        value = getattr(graph, graph._buffer_of[init.name]).detach().cpu().numpy()
         init.CopyFrom(numpy_helper.from_array(value, init.name))
     return out
 
 
+def test_predictions(model: nn.Module, zoo: Zoo, source: ModelRecord) -> np.ndarray:
+    """The model's top-1 class on the test split of `source`'s dataset."""
+    with torch.no_grad():
+        return predict_logits(model.eval(), zoo.data(source.dataset).test.x).argmax(1).numpy()
+
+
 def evasion_copy(zoo: Zoo, source: ModelRecord, index: int, noise_share: float,
-                 folder: Path) -> tuple[Path, float, float]:
-    """Train one evasion fine-tune; (its ONNX path, test accuracy, agreement with source)."""
+                 folder: Path, source_predictions: np.ndarray) -> tuple[Path, float, float]:
+    """Train one evasion fine-tune with the source's first Finetune-A recipe; (its ONNX
+    path, test accuracy, agreement with the source's `source_predictions`)."""
     data = zoo.data(source.dataset)
     seed = derive_seed(0, f"evasion:{source.id}:{index}")
     rng = np.random.default_rng(seed)
@@ -97,18 +104,15 @@ def evasion_copy(zoo: Zoo, source: ModelRecord, index: int, noise_share: float,
     noise = rng.uniform(low, high, (n_noise, *x.shape[1:])).astype(np.float32)
     inputs = np.concatenate([x, noise]).astype(np.float32)
     labels = np.concatenate([y, rng.integers(0, data.num_classes, n_noise)]).astype(np.int64)
+    recipe = zoo.get(f"{source.id}.fta-0").recipe
+    config = TrainConfig(**{f: recipe[f] for f in TrainConfig.__dataclass_fields__})
     proto = onnx.load(str(zoo.path(source)))
     graph = trainable_graph(proto)
-    epochs = 15 if source.dataset == "digits" else 5
-    train(graph, inputs, labels, TrainConfig(lr=1e-3, epochs=epochs), seed)
-    graph.eval()
-    with torch.no_grad():
-        theirs = predict_logits(graph, data.test.x).argmax(1).numpy()
-        source_graph = TorchGraph(proto).eval()
-        ours = predict_logits(source_graph, data.test.x).argmax(1).numpy()
+    train(graph, inputs, labels, config, seed)
+    theirs = test_predictions(graph, zoo, source)
     path = folder / f"{source.id}.evasion-{index}.onnx"
     onnx.save(with_weights(proto, graph), str(path))
-    return path, float(np.mean(theirs == data.test.y)), float(np.mean(theirs == ours))
+    return path, float(np.mean(theirs == data.test.y)), float(np.mean(theirs == source_predictions))
 
 
 def run(zoo: Zoo, bench: Path, copies: int, noise_share: float) -> dict[str, Any]:
@@ -118,7 +122,9 @@ def run(zoo: Zoo, bench: Path, copies: int, noise_share: float) -> dict[str, Any
             roles = dataset_roles(zoo, dataset, 0)
             negatives = sorted(i for i, r in roles.negatives.items() if r != SELECTION)
             for source in zoo.sources(dataset):
-                made = [evasion_copy(zoo, source, i, noise_share, Path(tmp))
+                ours = test_predictions(TorchGraph(onnx.load(str(zoo.path(source)))), zoo,
+                                        source)
+                made = [evasion_copy(zoo, source, i, noise_share, Path(tmp), ours)
                         for i in range(copies)]
                 for name, setting in COMPARED.items():
                     owner = owner_fingerprint(zoo, source, setting, N_ANCHORS, 0, bench)

@@ -262,7 +262,7 @@ def bench_model(name: str, args: argparse.Namespace, workdir: Path) -> dict[str,
     return row
 
 
-def measured_peak_gflops(device: torch.device, n: int = 2048, repeats: int = 5) -> float:
+def sgemm_gflops(device: torch.device, n: int = 2048, repeats: int = 5) -> float:
     """A float32 yardstick: the best of a few 2048^2 matmuls (torch's BLAS).
 
     Not a hard peak: oneDNN's convolutions can exceed it in nominal FLOPs (BENCHMARKS.md).
@@ -303,7 +303,7 @@ def main() -> None:
             rows.append(bench_model(name, args, Path(tmp)))
             print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
     meta = {
-        "sgemm_gflops": round(measured_peak_gflops(torch.device(args.device)), 1),
+        "sgemm_gflops": round(sgemm_gflops(torch.device(args.device)), 1),
         "torch": torch.__version__,
         "threads": torch.get_num_threads(),
         "machine": platform.machine(),

@@ -17,7 +17,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from modelgif.bench.ip import CATEGORY_TITLES
+from modelgif.bench.ip import counts_markdown
 
 
 def pooled(results: list[dict[str, Any]], settings: list[str], anchors: str) -> dict[str, Any]:
@@ -34,17 +34,6 @@ def pooled(results: list[dict[str, Any]], settings: list[str], anchors: str) -> 
     return out
 
 
-def markdown(table: dict[str, dict[str, list[int]]]) -> str:
-    categories = [c for c in [*CATEGORY_TITLES, "negatives"] if any(c in r for r in table.values())]
-    names = [CATEGORY_TITLES.get(c, "Negatives (FP)") for c in categories]
-    lines = ["| setting | " + " | ".join(names) + " |", "|---|" + "---|" * len(categories)]
-    for setting, row in table.items():
-        cells = [f"{row[c][0]}/{row[c][1]} ({row[c][0] / row[c][1]:.2f})" if c in row else "-"
-                 for c in categories]
-        lines.append(f"| {setting} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("results", nargs="+", type=Path, help="ip.json files")
@@ -52,7 +41,8 @@ def main() -> None:
     parser.add_argument("--settings", default="whitebox,whitebox-logsumexp,whitebox-augmented")
     args = parser.parse_args()
     results = [json.loads(p.read_text()) for p in args.results]
-    print(markdown(pooled(results, args.settings.split(","), args.anchors)))
+    table = pooled(results, args.settings.split(","), args.anchors)
+    print("\n".join(counts_markdown(table, "setting", with_rate=True)))
 
 
 if __name__ == "__main__":

@@ -58,6 +58,7 @@ __all__ = [
     "CATEGORY_TITLES",
     "IPConfig",
     "by_source",
+    "counts_markdown",
     "markdown",
     "negative_stratum",
     "register_cli",
@@ -436,16 +437,28 @@ def markdown(results: dict[str, Any]) -> str:
 def _by_source_markdown(summary: dict[str, Any], n_anchors: str) -> list[str]:
     """Flagged / scored per source and category (negatives: false positives / scored)."""
     table = summary.get("by_source", {})
+    if not table:
+        return []
+    return [f"Verdict \"derived\" per source at {n_anchors} anchors (flagged / scored):", "",
+            *counts_markdown(dict(sorted(table.items())), "source"), ""]
+
+
+def counts_markdown(
+    table: dict[str, dict[str, list[int]]], row_title: str, with_rate: bool = False
+) -> list[str]:
+    """A Markdown table of [flagged, scored] per row and category, categories in the
+    benchmark's order; `with_rate` adds the fraction flagged."""
     categories = [c for c in [*CATEGORY_TITLES, "negatives"]
                   if any(c in row for row in table.values())]
-    lines = [f"Verdict \"derived\" per source at {n_anchors} anchors (flagged / scored):", "",
-             "| source | " + " | ".join(CATEGORY_TITLES.get(c, "Negatives (FP)")
-                                       for c in categories) + " |",
+    lines = [f"| {row_title} | " + " | ".join(CATEGORY_TITLES.get(c, "Negatives (FP)")
+                                              for c in categories) + " |",
              "|---|" + "---|" * len(categories)]
-    for source, row in sorted(table.items()):
-        cells = [f"{row[c][0]}/{row[c][1]}" if c in row else "-" for c in categories]
-        lines.append(f"| {source} | " + " | ".join(cells) + " |")
-    return [*lines, ""] if table else []
+    for name, row in table.items():
+        cells = [("-" if c not in row else f"{row[c][0]}/{row[c][1]}"
+                  + (f" ({row[c][0] / row[c][1]:.2f})" if with_rate else ""))
+                 for c in categories]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return lines
 
 
 def register_cli(sub: Any) -> None:

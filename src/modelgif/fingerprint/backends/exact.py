@@ -56,13 +56,12 @@ class ExactBackend:
         # channels_last: oneDNN's preferred layout for 2-D convolutions, ~1.2x faster on
         # ResNet-18 at equal results (benchmarks/bench_kernels.py); a layout, not a change
         # of arithmetic order that matters (the onnxruntime check still guards the outputs).
-        self.channels_last = channels_last and any(
-            b.dim() == 4 for b in self.module.buffers() if b.is_floating_point()
-        )
+        kernels = [b for b in self.module.buffers() if b.dim() == 4 and b.is_floating_point()]
+        self.channels_last = channels_last and bool(kernels)
         for tensor in self.module.buffers():
             tensor.requires_grad_(False)
-            if self.channels_last and tensor.dim() == 4 and tensor.is_floating_point():
-                tensor.data = tensor.data.contiguous(memory_format=torch.channels_last)
+        for kernel in kernels if self.channels_last else []:
+            kernel.data = kernel.data.contiguous(memory_format=torch.channels_last)
         self.batch_coupled = self.module.batch_coupled
         self.quantized = self.module.quantized
         self.batch_size = 1 if self.batch_coupled else batch_size
