@@ -27,11 +27,10 @@ from modelgif.bench.ip import (
     score_pairs,
 )
 from modelgif.bench.ipfields import SETTINGS
-from modelgif.bench.metrics import grouped_auc, grouped_tpr_at_fpr, with_ci
+from modelgif.bench.metrics import grouped_auc, grouped_tpr_at_fpr, roc_auc, with_ci
 from modelgif.bench.splits import SELECTION, split_models
 from modelgif.cli import main
 from modelgif.errors import InputError
-from modelgif.verifiers.statistics import roc_auc
 from modelgif.zoo.manifest import ModelRecord, Zoo
 
 

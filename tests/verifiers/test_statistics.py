@@ -1,4 +1,9 @@
-"""Pure statistics: each hand-rolled distribution function against scipy, metrics by hand."""
+"""Pure statistics: the verdict's tails and bounds checked against what they promise.
+
+The functions call scipy.stats; these tests check the definitions modelgif relies on (a
+tolerance bound covers at its stated confidence, by simulation; each bound inverts the
+other; a Clopper-Pearson bound puts exactly 1 - confidence on the observed count).
+"""
 
 from __future__ import annotations
 
@@ -6,10 +11,6 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
-from scipy import stats
-from sklearn.metrics import roc_auc_score
 
 from modelgif.errors import InputError
 from modelgif.verifiers import statistics as S
@@ -83,26 +84,40 @@ def test_standardise_and_stouffer() -> None:
 # ----------------------------------------------------------------------------- distributions
 
 
-def test_normal_sf_matches_scipy_into_the_far_tail() -> None:
-    x = np.linspace(-8.0, 35.0, 500)
-    np.testing.assert_allclose(S.normal_sf(x), stats.norm.sf(x), rtol=2e-7)
-    for p in (1e-12, 0.01, 0.5, 0.975):
-        assert S.normal_ppf(p) == pytest.approx(stats.norm.ppf(p), rel=1e-9)
+def test_normal_tails_at_known_quantiles() -> None:
+    assert float(S.normal_sf(1.959963984540054)) == pytest.approx(0.025, rel=1e-9)
+    assert float(S.normal_sf(30.0)) == pytest.approx(4.906713927148187e-198, rel=1e-6)
+    assert S.normal_ppf(0.01) == pytest.approx(-2.3263478740408408, rel=1e-12)
+    x = np.linspace(-8.0, 8.0, 33)
+    np.testing.assert_allclose(S.normal_sf(x) + S.normal_sf(-x), 1.0, rtol=1e-12)
 
 
 @pytest.mark.parametrize("df", [4, 9, 19, 39, 199])
-def test_student_t_sf_matches_scipy(df: int) -> None:
-    for x in (-3.0, 0.0, 0.7, 2.5, 6.0):
-        assert S.student_t_sf(x, df) == pytest.approx(stats.t.sf(x, df), rel=1e-5)
+def test_student_t_tail_is_heavier_than_normal_and_tends_to_it(df: int) -> None:
+    for x in (0.7, 2.5, 6.0):
+        assert S.student_t_sf(x, df) > float(S.normal_sf(x))
+    assert S.student_t_sf(0.0, df) == pytest.approx(0.5)
+    assert S.student_t_sf(2.0, 10**6) == pytest.approx(float(S.normal_sf(2.0)), rel=1e-4)
+
+
+@pytest.mark.parametrize("n", [5, 10, 20])
+def test_tolerance_threshold_covers_at_its_stated_confidence(n: int) -> None:
+    """By simulation: m + k s lies above the true 99 % quantile in 95 % of Gaussian nulls."""
+    fpr, confidence, trials = 0.01, 0.95, 40_000
+    k = S.gaussian_tolerance_factor(fpr, confidence, n)
+    draws = np.random.default_rng(n).standard_normal((trials, n))
+    thresholds = draws.mean(axis=1) + k * draws.std(axis=1, ddof=1)
+    covered = float(np.mean(thresholds >= -S.normal_ppf(fpr)))
+    assert covered == pytest.approx(confidence, abs=4 * math.sqrt(0.05 * 0.95 / trials))
 
 
 @pytest.mark.parametrize("n", [5, 10, 20, 40])
 @pytest.mark.parametrize(("fpr", "confidence"), [(0.01, 0.95), (0.05, 0.9), (0.001, 0.99)])
-def test_tolerance_factor_matches_noncentral_t(n: int, fpr: float, confidence: float) -> None:
-    exact = stats.nct.ppf(confidence, n - 1, -stats.norm.ppf(fpr) * math.sqrt(n)) / math.sqrt(n)
+def test_fpr_bound_inverts_the_tolerance_factor(n: int, fpr: float, confidence: float) -> None:
     k = S.gaussian_tolerance_factor(fpr, confidence, n)
-    assert k == pytest.approx(exact, rel=1e-6)
+    assert k > -S.normal_ppf(fpr)  # the unknown mean and sd cost margin
     assert S.gaussian_fpr_upper_bound(k, n, confidence) == pytest.approx(fpr, rel=1e-5)
+    assert S.gaussian_fpr_upper_bound(k + 0.5, n, confidence) < fpr
 
 
 def test_fpr_upper_bound_extremes() -> None:
@@ -112,15 +127,21 @@ def test_fpr_upper_bound_extremes() -> None:
         S.gaussian_fpr_upper_bound(float("nan"), 20, 0.95)
 
 
-@pytest.mark.parametrize(("k", "n"), [(0, 20), (1, 20), (5, 40), (3, 1000), (19, 20)])
-def test_clopper_pearson_matches_beta_quantiles(k: int, n: int) -> None:
-    assert S.clopper_pearson_upper(k, n, 0.95) == pytest.approx(
-        stats.beta.ppf(0.95, k + 1, n - k), rel=1e-9
-    )
+def _binomial_cdf(k: int, n: int, p: float) -> float:
+    return sum(math.comb(n, i) * p**i * (1.0 - p) ** (n - i) for i in range(k + 1))
+
+
+@pytest.mark.parametrize(("k", "n"), [(0, 20), (1, 20), (5, 40), (3, 200), (19, 20)])
+def test_clopper_pearson_bounds_leave_the_stated_tail(k: int, n: int) -> None:
+    """The upper bound p_u solves P(X <= k | p_u) = 1 - confidence (exact, by definition)."""
+    upper = S.clopper_pearson_upper(k, n, 0.95)
+    assert _binomial_cdf(k, n, upper) == pytest.approx(0.05, rel=1e-6)
     low, high = S.clopper_pearson_interval(k, n, 0.9)
-    assert high == pytest.approx(stats.beta.ppf(0.95, k + 1, n - k), rel=1e-9)
-    expected_low = 0.0 if k == 0 else stats.beta.ppf(0.05, k, n - k + 1)
-    assert low == pytest.approx(expected_low, rel=1e-7, abs=1e-12)
+    assert high == pytest.approx(upper, rel=1e-12)
+    if k == 0:
+        assert low == 0.0
+    else:
+        assert 1.0 - _binomial_cdf(k - 1, n, low) == pytest.approx(0.05, rel=1e-6)
 
 
 def test_twenty_negatives_support_only_a_fourteen_percent_bound() -> None:
@@ -135,60 +156,3 @@ def test_empirical_p_value_counts_ties_against_the_suspect() -> None:
     assert S.empirical_p_value(2.0, null) == pytest.approx(3 / 5)
     assert S.empirical_p_value(10.0, null) == pytest.approx(1 / 5)
     assert S.empirical_p_value(-10.0, null) == 1.0
-
-
-# ----------------------------------------------------------------------------- metrics
-
-
-def test_roc_auc_by_hand_and_against_sklearn() -> None:
-    assert S.roc_auc([2.0, 3.0], [0.0, 1.0]) == 1.0
-    assert S.roc_auc([0.0, 1.0], [2.0, 3.0]) == 0.0
-    assert S.roc_auc([1.0], [1.0]) == 0.5
-    rng = np.random.default_rng(2)
-    pos = rng.integers(0, 6, 40).astype(float)  # many ties
-    neg = rng.integers(0, 5, 25).astype(float)
-    labels = np.r_[np.ones(40), np.zeros(25)]
-    assert S.roc_auc(pos, neg) == pytest.approx(roc_auc_score(labels, np.r_[pos, neg]))
-
-
-small_lists = st.lists(st.floats(-1e6, 1e6, allow_nan=False), min_size=1, max_size=30)
-
-
-@settings(max_examples=60, deadline=None)
-@given(pos=small_lists, neg=small_lists)
-def test_roc_auc_is_antisymmetric_and_rank_invariant(pos: list[float], neg: list[float]) -> None:
-    auc = S.roc_auc(pos, neg)
-    assert 0.0 <= auc <= 1.0
-    assert auc + S.roc_auc(neg, pos) == pytest.approx(1.0)
-    # scaling by a power of two is exact and strictly increasing: ranks cannot change
-    assert S.roc_auc(np.ldexp(pos, 5), np.ldexp(neg, 5)) == pytest.approx(auc)
-
-
-def test_tpr_at_fpr_with_few_negatives_means_no_false_positive() -> None:
-    neg = np.arange(20, dtype=float)  # 0..19
-    pos = np.array([18.5, 19.5, 25.0, 5.0])
-    assert S.tpr_at_fpr(pos, neg, 0.01) == pytest.approx(0.5)  # above max(neg) = 19
-    assert S.tpr_at_fpr(pos, neg, 0.1) == pytest.approx(0.75)  # 2 negatives may exceed: > 17
-    assert S.tpr_at_fpr(pos, neg, 1.0) == 1.0
-
-
-def test_bootstrap_ci_is_seeded_and_covers() -> None:
-    rng_data = np.random.default_rng(3)
-    x = rng_data.normal(1.0, 1.0, 200)
-
-    def mean(a: np.ndarray) -> float:
-        return float(a.mean())
-
-    a = S.bootstrap_ci(mean, [x], rng=np.random.default_rng(7), n_resamples=500)
-    b = S.bootstrap_ci(mean, [x], rng=np.random.default_rng(7), n_resamples=500)
-    c = S.bootstrap_ci(mean, [x], rng=np.random.default_rng(8), n_resamples=500)
-    assert a == b and a != c
-    assert a[0] < x.mean() < a[1]
-    assert a[1] - a[0] == pytest.approx(2 * 1.96 / math.sqrt(200), rel=0.2)
-    auc_ci = S.bootstrap_ci(S.roc_auc, [x + 1.0, x], rng=np.random.default_rng(1), n_resamples=200)
-    assert 0.5 < auc_ci[0] < auc_ci[1] <= 1.0
-
-
-def test_bootstrap_refuses_a_seed_instead_of_a_generator() -> None:
-    with pytest.raises(InputError, match=r"'rng' parameter of bootstrap_ci\(\) must be a numpy"):
-        S.bootstrap_ci(np.mean, [[1.0, 2.0]], rng=42)  # type: ignore[arg-type]

@@ -5,7 +5,7 @@ to source A is not on the same scale as a distance to source B. The reference AU
 a stolen model only with negatives scored against the same source; `grouped_auc` keeps that
 rule when pooling: it is the fraction of same-group (positive, negative) pairs in which the
 positive scores higher (ties count one half), i.e. the pair-weighted mean of the per-group
-Mann-Whitney AUCs. With one group it is `verifiers.statistics.roc_auc` exactly.
+Mann-Whitney AUCs. With one group it is `roc_auc` exactly.
 
 Scores are "higher = more likely derived" (negate a distance first).
 """
@@ -17,13 +17,89 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 import numpy.typing as npt
+from sklearn.metrics import roc_auc_score
 
 from modelgif.errors import InputError
-from modelgif.verifiers.statistics import bootstrap_ci, roc_auc
+from modelgif.validation import check_float, check_int
+from modelgif.verifiers.statistics import check_array
 
-__all__ = ["grouped_auc", "grouped_tpr_at_fpr", "rate", "with_ci"]
+__all__ = [
+    "bootstrap_ci",
+    "grouped_auc",
+    "grouped_tpr_at_fpr",
+    "rate",
+    "roc_auc",
+    "tpr_at_fpr",
+    "with_ci",
+]
 
 FloatArray = npt.NDArray[np.float64]
+
+
+def _scores(value: object, name: str, owner: str) -> FloatArray:
+    return check_array(value, name, owner, 1)
+
+
+def roc_auc(scores_pos: npt.ArrayLike, scores_neg: npt.ArrayLike) -> float:
+    """P(score of a positive > score of a negative) + 0.5 P(tie), in [0, 1] (scikit-learn).
+
+    Higher score = more likely positive: pass -distance for the reference method.
+    """
+    pos = _scores(scores_pos, "scores_pos", "roc_auc()")
+    neg = _scores(scores_neg, "scores_neg", "roc_auc()")
+    labels = np.r_[np.ones(pos.size), np.zeros(neg.size)]
+    return float(roc_auc_score(labels, np.r_[pos, neg]))
+
+
+def tpr_at_fpr(scores_pos: npt.ArrayLike, scores_neg: npt.ArrayLike, fpr: float) -> float:
+    """Fraction of positives strictly above the lowest threshold that lets at most
+    floor(fpr * n_neg) negatives strictly above it.
+
+    With few negatives floor(fpr * n_neg) is 0, and this is "TPR with no observed false
+    positive", not a rate at `fpr`; report it as such.
+    """
+    owner = "tpr_at_fpr()"
+    pos = _scores(scores_pos, "scores_pos", owner)
+    neg = _scores(scores_neg, "scores_neg", owner)
+    rate = check_float(fpr, "fpr", owner, 0.0, 1.0)
+    allowed = math.floor(rate * neg.size + 1e-9)
+    if allowed >= neg.size:
+        return 1.0
+    threshold = np.sort(neg)[::-1][allowed]
+    return float(np.mean(pos > threshold))
+
+
+def bootstrap_ci(
+    statistic: Callable[..., float],
+    samples: Sequence[npt.ArrayLike],
+    *,
+    rng: np.random.Generator,
+    n_resamples: int = 2000,
+    confidence: float = 0.95,
+) -> tuple[float, float]:
+    """Percentile bootstrap interval of statistic(*samples), each sample resampled apart.
+
+    Resampling each sample on its own (stratified) keeps e.g. the positive/negative counts
+    of an AUC fixed. The random stream is the caller's Generator, never the global one.
+    """
+    owner = "bootstrap_ci()"
+    if not isinstance(rng, np.random.Generator):
+        raise InputError(
+            f"The 'rng' parameter of {owner} must be a numpy.random.Generator. "
+            f"Got {type(rng).__name__}."
+        )
+    count = check_int(n_resamples, "n_resamples", owner, 10, 10**7)
+    gamma = check_float(confidence, "confidence", owner, 0.5, 0.999999)
+    if len(samples) == 0:
+        raise InputError(f"The 'samples' parameter of {owner} must hold at least one array. Got 0.")
+    arrays = [check_array(s, f"samples[{i}]", owner, 1) for i, s in enumerate(samples)]
+    values = np.empty(count, dtype=np.float64)
+    for b in range(count):
+        resampled = [a[rng.integers(0, a.size, size=a.size)] for a in arrays]
+        values[b] = statistic(*resampled)
+    alpha = 1.0 - gamma
+    low, high = np.quantile(values, [alpha / 2.0, 1.0 - alpha / 2.0])
+    return float(low), float(high)
 
 
 def _check(scores: npt.ArrayLike, groups: Sequence[str], name: str) -> FloatArray:

@@ -23,7 +23,6 @@ from modelgif.verifiers.ownership import (
     save_calibration,
     verify_suspect,
 )
-from modelgif.verifiers.statistics import bootstrap_ci, roc_auc, tpr_at_fpr
 from modelgif.verifiers.unlearning import UnlearningVerdict, audit_unlearning
 from modelgif.verifiers.verdict import Verdict, compute_verdict
 
@@ -33,15 +32,12 @@ __all__ = [
     "UnlearningVerdict",
     "Verdict",
     "audit_unlearning",
-    "bootstrap_ci",
     "calibrate",
     "compare_suspect",
     "compute_verdict",
     "distance_matrix",
     "fit_calibration",
     "load_calibration",
-    "roc_auc",
     "save_calibration",
-    "tpr_at_fpr",
     "verify_suspect",
 ]
