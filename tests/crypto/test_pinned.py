@@ -13,9 +13,8 @@ import numpy as np
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
+from modelgif.crypto.kdf import derive_anchor_key, derive_anchor_secret, sketch_secret
 from modelgif.fingerprint.anchors import AnchorConfig, derive_anchors
-from modelgif.fingerprint.create import sketch_secret
-from modelgif.fingerprint.sealing import derive_anchor_key, derive_anchor_secret
 from modelgif.fingerprint.sketch import make_projection
 
 FINGERPRINT_ID = bytes(range(100, 116))

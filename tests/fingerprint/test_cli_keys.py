@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from modelgif.cli import main
-from modelgif.fingerprint import keys, record
+from modelgif.crypto import keys
+from modelgif.fingerprint import record
 
 ANCHORS = ((np.arange(12) + 1) * 0.0137).astype(np.float32).reshape(3, 4)
 

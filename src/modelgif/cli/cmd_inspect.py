@@ -15,8 +15,8 @@ import json
 import sys
 from typing import Any
 
+from modelgif.crypto.keys import load_public_key
 from modelgif.errors import IntegrityError
-from modelgif.fingerprint.keys import load_public_key
 from modelgif.fingerprint.record import (
     Fingerprint,
     load_fingerprint,

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from modelgif.fingerprint.keystream import KeyStream
+from modelgif.crypto.keystream import KeyStream
 from modelgif.validation import check_choice, check_float, check_int
 
 __all__ = ["KINDS", "Projection", "jl_cosine_error", "make_projection"]

@@ -30,8 +30,8 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
+from modelgif.crypto.keys import PrivateKey, PublicKey, key_type, keyid
 from modelgif.errors import InputError, IntegrityError
-from modelgif.fingerprint.keys import PrivateKey, PublicKey, key_type, keyid
 
 __all__ = [
     "PAYLOAD_TYPE",

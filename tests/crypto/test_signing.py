@@ -11,8 +11,8 @@ from securesystemslib.dsse import Envelope
 from securesystemslib.exceptions import VerificationError
 from securesystemslib.signer import CryptoSigner, SSlibKey
 
+from modelgif.crypto import keys, signing
 from modelgif.errors import IntegrityError
-from modelgif.fingerprint import keys, signing
 
 KINDS = ["ed25519", "ecdsa-p256"]
 PREDICATE = "https://modelgif.dev/test/v1"

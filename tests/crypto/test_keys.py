@@ -10,8 +10,8 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
+from modelgif.crypto import keys
 from modelgif.errors import InputError
-from modelgif.fingerprint import keys
 
 
 @pytest.mark.parametrize("kind", ["ed25519", "ecdsa-p256"])
