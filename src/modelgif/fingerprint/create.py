@@ -61,7 +61,13 @@ from modelgif.fingerprint.backends.blackbox import (
     BlackBoxBackend,
     is_quantized_graph,
 )
-from modelgif.fingerprint.field import FieldConfig, FieldResult, Progress, compute_field
+from modelgif.fingerprint.field import (
+    FIELD_FORMAT_VERSION,
+    FieldConfig,
+    FieldResult,
+    Progress,
+    compute_field,
+)
 from modelgif.fingerprint.normalize import NormalizedModel, normalize
 from modelgif.fingerprint.record import Fingerprint, Reveal, write_fingerprint
 
@@ -171,6 +177,11 @@ def create_fingerprint(
     stored = compact_anchors(anchors.inputs)
     anchors = replace(anchors, inputs=stored.astype(np.float32))
     config = field_config or OWNERSHIP_FIELD
+    if config.version != FIELD_FORMAT_VERSION:
+        raise InputError(
+            f"Field config version {config.version} is read-only (its sketch could be the exact "
+            f"field); new fingerprints use version {FIELD_FORMAT_VERSION}."
+        )
     fine = compute_field(normalized, anchors, secret, config, progress=progress)
     coarse_cfg = coarse_config(fine.config, anchors.inputs)
     coarse = compute_field(normalized, anchors, secret, coarse_cfg,
