@@ -26,8 +26,7 @@ RFC5869 = {
         _hex("f0f1f2f3f4f5f6f7f8f9"),
         42,
         _hex(
-            "3cb25f25faacd57a90434f64d0362f2a2d2d0a90cf1a5a4c5db02d56ecc4c5bf"
-            "34007208d5b887185865"
+            "3cb25f25faacd57a90434f64d0362f2a2d2d0a90cf1a5a4c5db02d56ecc4c5bf34007208d5b887185865"
         ),
     ),
     "case 2": (
@@ -47,8 +46,7 @@ RFC5869 = {
         b"",
         42,
         _hex(
-            "8da4e775a563c18f715f802a063c5a31b8a11f5c5ee1879ec3454e5f3c738d2d"
-            "9d201395faa4b61a96c8"
+            "8da4e775a563c18f715f802a063c5a31b8a11f5c5ee1879ec3454e5f3c738d2d9d201395faa4b61a96c8"
         ),
     ),
 }
