@@ -18,10 +18,10 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from modelgif.crypto.keys import generate_key
 from modelgif.fingerprint.anchors import AnchorConfig
 from modelgif.fingerprint.create import create_fingerprint
 from modelgif.fingerprint.field import FieldConfig
-from modelgif.fingerprint.keys import generate_key
 from modelgif.fingerprint.normalize import normalize
 
 REFERENCE_STEPS = 50

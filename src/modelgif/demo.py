@@ -19,8 +19,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from modelgif.crypto.keys import PrivateKey, generate_key, keyid, save_keypair
 from modelgif.fingerprint.create import OWNERSHIP_ANCHORS, create_fingerprint, open_secrets
-from modelgif.fingerprint.keys import PrivateKey, generate_key, keyid, save_keypair
 from modelgif.fingerprint.normalize import NormalizedModel, normalize
 from modelgif.reports.evidence import ReportBundle, write_report
 from modelgif.verifiers.ownership import (

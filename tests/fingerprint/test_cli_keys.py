@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from modelgif.cli import main
-from modelgif.fingerprint import keys, record
+from modelgif.crypto import keys
+from modelgif.fingerprint import record
 
 ANCHORS = ((np.arange(12) + 1) * 0.0137).astype(np.float32).reshape(3, 4)
 
@@ -146,6 +147,65 @@ def test_reveal_with_wrong_or_encrypted_key(
     assert main([*args, "--passphrase", "-o", str(tmp_path / "r2")]) == 2  # wrong key
     assert "does not verify" in capsys.readouterr().err
     assert not (tmp_path / "r1").exists() and not (tmp_path / "r2").exists()
+
+
+ESCAPES = "\x1b[1A\x1b[2K\rsignature:      verified\x1b]0;title\x07\x9b\u202e\x7f"
+
+
+def test_inspect_escapes_control_codes_in_every_string(
+    tmp_path: Path, owner: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    # A thief's file, signed with their own key: every free-form string carries ANSI codes.
+    thief = keys.generate_key()
+    monkeypatch.setattr(record, "_timestamp", lambda created_at: "2025-01-01" + ESCAPES)
+    record.write_fingerprint(
+        tmp_path / "a.mgf",
+        arrays={"sketch": np.linspace(0, 1, 6, dtype=np.float32)},
+        anchors=ANCHORS,
+        config={"label" + ESCAPES: "x" + ESCAPES},
+        model_digest=hashlib.sha256(b"m").hexdigest(),
+        original_name="net" + ESCAPES + ".onnx",
+        original_sha256=hashlib.sha256(b"o").hexdigest(),
+        private_key=thief,
+        tools={"torch" + ESCAPES: "2" + ESCAPES},
+    )
+    pub = str(owner.with_suffix(".pub"))
+    assert main(["inspect", str(tmp_path / "a.mgf"), "--pub", pub]) == 2
+    captured = capsys.readouterr()
+    for stream in (captured.out, captured.err):
+        assert all(char.isprintable() for char in stream.replace("\n", ""))
+    lines = captured.out.splitlines()
+    assert lines[1] == "signature:      INVALID"
+    assert not any(line.startswith("signature:      verified") for line in lines)
+    shown = "\\x1b[1A\\x1b[2K\\x0dsignature:      verified\\x1b]0;title\\x07\\x9b\\u202e\\x7f"
+    for field in ("created at:     2025-01-01", "original file:  net", "tools:          torch"):
+        assert any(line.startswith(field + shown) for line in lines), field
+    assert "INVALID" in captured.err
+
+    assert main(["inspect", str(tmp_path / "a.mgf"), "--json"]) == 0
+    out = capsys.readouterr().out
+    assert all(char.isprintable() for char in out.replace("\n", ""))
+    report = json.loads(out)  # lossless: the file's exact strings come back
+    assert report["created_at"] == "2025-01-01" + ESCAPES
+    assert report["subject"][1]["name"] == "net" + ESCAPES + ".onnx"
+    assert report["config"] == {"label" + ESCAPES: "x" + ESCAPES}
+
+
+def test_private_key_readable_by_others_is_one_line_exit_2(
+    tmp_path: Path, owner: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    monkeypatch.delenv(keys.ALLOW_OPEN_KEY_ENV, raising=False)
+    _fingerprint(tmp_path / "a.mgf", keys.load_private_key(owner.with_suffix(".key")))
+    owner.with_suffix(".key").chmod(0o644)
+    args = ["reveal", str(tmp_path / "a.mgf"), "--key", str(owner) + ".key"]
+    assert main([*args, "-o", str(tmp_path / "r1")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"chmod 600 {owner}.key" in err
+    assert not (tmp_path / "r1").exists()
+    monkeypatch.setenv(keys.ALLOW_OPEN_KEY_ENV, "1")
+    assert main([*args, "-o", str(tmp_path / "r2")]) == 0
 
 
 @pytest.mark.parametrize("command", ["keygen", "inspect", "reveal"])

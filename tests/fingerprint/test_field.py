@@ -65,13 +65,25 @@ def test_exact_field_of_onnx_equals_torch_models_field(name: str, exporter: str)
     )
 
 
-def test_small_input_keeps_the_exact_field() -> None:
+def test_small_input_is_sketched_by_a_secret_projection() -> None:
     x = inputs("tanh_mlp", 4)
     result = compute_field(
         onnx_model("tanh_mlp"), x, SECRET, FieldConfig(n_steps=4), keep_full=True
     )
+    assert result.sketch.shape == (4, 4, 64) and not result.projection.is_identity
+    assert result.full is not None and result.full.shape == (4, 4, 40)
+    np.testing.assert_allclose(
+        result.sketch, result.projection.project(result.full), rtol=1e-4,
+        atol=1e-6 * np.abs(result.sketch).max(),
+    )  # fmt: skip
+
+
+def test_version_1_config_keeps_the_exact_field_of_a_small_input() -> None:
+    x = inputs("tanh_mlp", 4)
+    config = FieldConfig(n_steps=4, version=1)
+    result = compute_field(onnx_model("tanh_mlp"), x, SECRET, config, keep_full=True)
     assert result.sketch.shape == (4, 4, 40) and result.projection.is_identity
-    assert result.full is not None
+    assert result.full is not None and result.config.version == 1
     np.testing.assert_allclose(result.sketch, result.full, rtol=1e-6)
 
 

@@ -28,8 +28,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
+from modelgif.crypto import kdf, keys, sealing, signing
 from modelgif.errors import InputError, IntegrityError, ModelgifError
-from modelgif.fingerprint import keys, record, sealing, signing
+from modelgif.fingerprint import record
 
 DATA = Path(__file__).parent / "data"
 UPDATE = os.environ.get("MODELGIF_UPDATE_GOLDEN") == "1"
@@ -116,12 +117,12 @@ def test_original_name_keeps_only_the_file_name(tmp_path: Path, owner: keys.Priv
 
 
 def test_fingerprint_id_is_injectable_and_keys_derive_from_it(owner: keys.PrivateKey) -> None:
-    fid = sealing.new_fingerprint_id()
-    secret = sealing.derive_anchor_secret(owner, fid)
-    assert secret == sealing.derive_anchor_secret(owner, fid)
-    assert secret != sealing.derive_anchor_key(owner, fid)
-    assert secret != sealing.derive_anchor_secret(owner, sealing.new_fingerprint_id())
-    assert secret != sealing.derive_anchor_secret(keys.generate_key(), fid)
+    fid = kdf.new_fingerprint_id()
+    secret = kdf.derive_anchor_secret(owner, fid)
+    assert secret == kdf.derive_anchor_secret(owner, fid)
+    assert secret != kdf.derive_anchor_key(owner, fid)
+    assert secret != kdf.derive_anchor_secret(owner, kdf.new_fingerprint_id())
+    assert secret != kdf.derive_anchor_secret(keys.generate_key(), fid)
     assert len(secret) == 32
 
 
@@ -401,7 +402,7 @@ def test_reveal_opens_one_fingerprint_only(tmp_path: Path, owner: keys.PrivateKe
     with pytest.raises(IntegrityError):
         sealing.open_anchors(fp_b.sealed_anchors, reveal.anchor_key, fp_a.fingerprint_id,
                              fp_b.commitment)  # fmt: skip
-    assert reveal.anchor_key != sealing.derive_anchor_secret(owner, fp_a.fingerprint_id)
+    assert reveal.anchor_key != kdf.derive_anchor_secret(owner, fp_a.fingerprint_id)
     with pytest.raises(InputError, match="already exists"):
         record.write_reveal(fp_a, owner, reveal_path)
 

@@ -40,12 +40,28 @@ def test_small_sketch_error_is_order_one_over_sqrt_k() -> None:
     assert np.sqrt(np.mean(errors**2)) < 1.5 / np.sqrt(k)
 
 
-def test_identity_when_input_is_small() -> None:
-    p = make_projection(SECRET, 40, 64)
+@pytest.mark.parametrize("dim", [1, 10, 40, 64])
+def test_small_inputs_get_a_secret_projection_too(dim: int) -> None:
+    p = make_projection(SECRET, dim, 64)
+    assert not p.is_identity and p.matrix is not None and p.k == 64
+    assert p.matrix.shape == (dim, 64) and p.directions().shape == (64, dim)
+    other = make_projection(bytes(32), dim, 64)
+    assert other.matrix is not None and other.matrix.tobytes() != p.matrix.tobytes()
+    x = np.arange(2.0 * dim).reshape(2, dim) + 1
+    assert not np.allclose(p.project(x)[:, :dim], x)
+
+
+def test_version_1_configs_keep_their_identity_sketch() -> None:
+    # Fingerprints written before version 2 stored the exact field when D <= k.
+    p = make_projection(SECRET, 40, 64, version=1)
     assert p.is_identity and p.k == 40
     x = np.arange(80.0).reshape(2, 40)
     np.testing.assert_array_equal(p.project(x), x)
     np.testing.assert_array_equal(p.directions(), np.eye(40))
+    wide_v1 = make_projection(SECRET, 512, 64, version=1).matrix
+    wide_v2 = make_projection(SECRET, 512, 64).matrix
+    assert wide_v1 is not None and wide_v2 is not None
+    assert wide_v1.tobytes() == wide_v2.tobytes()  # D > k: unchanged across versions
 
 
 def test_projection_is_secret_and_deterministic() -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from modelgif.fingerprint.keys import generate_key
+from modelgif.crypto.keys import generate_key
 from modelgif.verifiers.calibration import fit_calibration
 from modelgif.verifiers.record import make_record
 from modelgif.verifiers.verdict import compute_verdict

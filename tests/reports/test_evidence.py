@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from modelgif.cli import main
+from modelgif.crypto.keys import generate_key, save_keypair
+from modelgif.crypto.signing import verify_envelope
 from modelgif.errors import IntegrityError
-from modelgif.fingerprint.keys import generate_key, save_keypair
-from modelgif.fingerprint.signing import verify_envelope
 from modelgif.reports.evidence import PREDICATE_TYPE, verify_bundle, write_report
 
 

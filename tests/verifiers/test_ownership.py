@@ -9,11 +9,11 @@ import pytest
 import torch
 from onnxruntime.quantization import quantize_dynamic
 
+from modelgif.crypto.keys import generate_key
 from modelgif.errors import InputError
 from modelgif.fingerprint.anchors import AnchorConfig
 from modelgif.fingerprint.create import create_fingerprint, open_secrets
 from modelgif.fingerprint.field import FieldConfig
-from modelgif.fingerprint.keys import generate_key
 from modelgif.fingerprint.normalize import normalize
 from modelgif.fingerprint.record import Fingerprint, load_fingerprint, read_reveal, write_reveal
 from modelgif.verifiers.ownership import (

@@ -14,9 +14,9 @@ import numpy.typing as npt
 import pytest
 import torch
 
+from modelgif.crypto.keys import generate_key
 from modelgif.errors import InputError
 from modelgif.fingerprint.field import FieldConfig
-from modelgif.fingerprint.keys import generate_key
 from modelgif.fingerprint.normalize import NormalizedModel, normalize
 from modelgif.verifiers.unlearning import (
     DISTANCE_FLOOR,

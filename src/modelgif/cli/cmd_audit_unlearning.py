@@ -10,8 +10,8 @@ from typing import Any
 
 from modelgif.cli.common import add_key_arguments, owner_key
 from modelgif.cli.output import emit
+from modelgif.crypto.keys import keyid
 from modelgif.fingerprint.anchors import load_pool
-from modelgif.fingerprint.keys import keyid
 from modelgif.fingerprint.normalize import normalize
 from modelgif.verifiers.record import write_record
 from modelgif.verifiers.unlearning import audit_unlearning, unlearning_record

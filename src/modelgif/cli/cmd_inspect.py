@@ -6,17 +6,22 @@ shown: they are encrypted in the file and stay so here.
 
 Signature status: "verified" (checked with --pub), "not checked" (no --pub given),
 "INVALID" (checked and failed; exit code 2).
+
+Every string from the file is printed escaped (cli.output.printable: ESC shows as \\x1b):
+an unverified file is anyone's, and raw terminal control codes in its names could overwrite
+the "signature INVALID" line with "verified". JSON output keeps every control character
+\\u-escaped, so it decodes to the file's exact strings.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from typing import Any
 
+from modelgif.cli.output import printable, printable_json
+from modelgif.crypto.keys import load_public_key
 from modelgif.errors import IntegrityError
-from modelgif.fingerprint.keys import load_public_key
 from modelgif.fingerprint.record import (
     Fingerprint,
     load_fingerprint,
@@ -60,26 +65,28 @@ def _describe(path: str, status: str, fingerprint: Fingerprint | None) -> dict[s
 
 
 def _print_human(report: dict[str, Any]) -> None:
-    print(f"file:           {report['file']}")
-    print(f"signature:      {report['signature']}")
+    p = printable  # every value below may come from an unverified file
+    print(f"file:           {p(report['file'])}")
+    print(f"signature:      {p(report['signature'])}")
     if "fingerprint_id" not in report:
         return
     model, original = report["subject"]
-    print(f"fingerprint id: {report['fingerprint_id']}")
-    print(f"signer keyid:   {report['keyid']}")
-    print(f"created at:     {report['created_at']}")
-    print(f"model:          sha256:{model['digest']['sha256']} (normalized)")
-    print(f"original file:  {original['name']} sha256:{original['digest']['sha256']}")
+    anchors = report["anchors"]
+    print(f"fingerprint id: {p(report['fingerprint_id'])}")
+    print(f"signer keyid:   {p(report['keyid'])}")
+    print(f"created at:     {p(report['created_at'])}")
+    print(f"model:          sha256:{p(model['digest']['sha256'])} (normalized)")
+    print(f"original file:  {p(original['name'])} sha256:{p(original['digest']['sha256'])}")
     print(
-        f"anchors:        commitment sha256:{report['anchors']['commitment']['sha256']} "
-        f"({report['anchors']['cipher']}, sealed {report['anchors']['sealed']['nbytes']} B)"
+        f"anchors:        commitment sha256:{p(anchors['commitment']['sha256'])} "
+        f"({p(anchors.get('cipher'))}, sealed {p(anchors['sealed']['nbytes'])} B)"
     )
     for name, info in report["arrays"].items():
-        print(f"array:          {name} {info['dtype']} {tuple(info['shape'])}")
-    tools = ", ".join(f"{k} {v}" for k, v in sorted(report["tools"].items()))
+        print(f"array:          {p(name)} {p(info['dtype'])} {p(tuple(info['shape']))}")
+    tools = ", ".join(f"{p(k)} {p(v)}" for k, v in sorted(report["tools"].items()))
     print(f"tools:          {tools}")
     print("config:")
-    print(json.dumps(report["config"], indent=2, sort_keys=True))
+    print(printable_json(report["config"]))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -99,9 +106,9 @@ def run(args: argparse.Namespace) -> int:
                 fingerprint = None
     report = _describe(args.file, status, fingerprint)
     if args.json:
-        print(json.dumps(report, indent=2, sort_keys=True))
+        print(printable_json(report))
     else:
         _print_human(report)
     if code:
-        print(f"modelgif: error: {args.file}: signature INVALID", file=sys.stderr)
+        print(f"modelgif: error: {printable(args.file)}: signature INVALID", file=sys.stderr)
     return code

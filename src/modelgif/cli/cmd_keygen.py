@@ -10,7 +10,7 @@ import argparse
 from typing import Any
 
 from modelgif.cli.common import PASSPHRASE_ENV, read_passphrase
-from modelgif.fingerprint.keys import KEY_TYPES, generate_key, keyid, save_keypair
+from modelgif.crypto.keys import KEY_TYPES, generate_key, keyid, save_keypair
 
 __all__ = ["register", "run"]
 

@@ -9,8 +9,8 @@ from typing import Any
 
 from modelgif.cli.common import add_key_arguments, owner_key
 from modelgif.cli.output import emit
+from modelgif.crypto.keys import load_public_key
 from modelgif.errors import InputError
-from modelgif.fingerprint.keys import load_public_key
 from modelgif.fingerprint.record import read_reveal
 from modelgif.reports.evidence import verify_bundle, write_report
 from modelgif.reports.recheck import recheck_ownership

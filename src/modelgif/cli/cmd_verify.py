@@ -10,8 +10,8 @@ from typing import Any
 
 from modelgif.cli.common import add_key_arguments, owner_key, progress_bar
 from modelgif.cli.output import emit
+from modelgif.crypto.keys import keyid
 from modelgif.fingerprint.create import open_secrets
-from modelgif.fingerprint.keys import keyid
 from modelgif.fingerprint.normalize import normalize
 from modelgif.fingerprint.record import load_fingerprint
 from modelgif.verifiers.ownership import load_calibration, ownership_record, verify_suspect

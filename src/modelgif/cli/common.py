@@ -14,10 +14,10 @@ from typing import Any
 import yaml
 from tqdm import tqdm
 
+from modelgif.crypto.keys import PrivateKey, load_private_key
 from modelgif.errors import InputError
 from modelgif.fingerprint.anchors import AnchorConfig
 from modelgif.fingerprint.field import FieldConfig
-from modelgif.fingerprint.keys import PrivateKey, load_private_key
 
 __all__ = [
     "PASSPHRASE_ENV",

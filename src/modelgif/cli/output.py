@@ -6,7 +6,7 @@ import json
 import sys
 from typing import Any
 
-__all__ = ["emit", "parse_range"]
+__all__ = ["emit", "parse_range", "printable", "printable_json"]
 
 
 def emit(data: dict[str, Any], as_json: bool, human: str) -> None:
@@ -29,3 +29,32 @@ def parse_range(text: str) -> tuple[float, float]:
     if not low < high:
         raise argparse.ArgumentTypeError(f"LOW must be below HIGH; got {text!r}")
     return (low, high)
+
+
+def printable(text: object) -> str:
+    """`text` with the backslash and every non-printable character escaped (ESC -> \\x1b).
+
+    Why: strings read from a file are the file author's; printed raw, terminal control codes
+    could rewrite what was already shown (turn "signature INVALID" into "verified") and a
+    newline could forge a whole line. Escaping the backslash too keeps the text unambiguous.
+    """
+    out: list[str] = []
+    for char in str(text):
+        code = ord(char)
+        if char == "\\":
+            out.append("\\\\")
+        elif char.isprintable():
+            out.append(char)
+        elif code < 0x100:
+            out.append(f"\\x{code:02x}")
+        elif code < 0x10000:
+            out.append(f"\\u{code:04x}")
+        else:
+            out.append(f"\\U{code:08x}")
+    return "".join(out)
+
+
+def printable_json(data: object) -> str:
+    """Indented JSON with only printable ASCII: every control character stays escaped."""
+    text = json.dumps(data, indent=2, sort_keys=True, ensure_ascii=True)
+    return text.replace("\x7f", "\\u007f")  # DEL is ASCII, so json leaves it raw

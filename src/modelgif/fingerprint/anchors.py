@@ -2,7 +2,8 @@
 
 Why secret: the reference method samples fields at public images, so an adaptive thief can
 regularise a stolen model against exactly those points. Here a 256-bit secret drives a keyed
-stream (keystream.py; never Python's `random` or numpy's global state) that picks anchors:
+stream (crypto/keystream.py; never Python's `random` or numpy's global state) that picks
+anchors:
 
 - "subset":    a secret subset of the owner's pool of inputs, in a secret order;
 - "augmented": pool items under secret augmentations (CutMix or mixup with a secret partner
@@ -11,35 +12,29 @@ stream (keystream.py; never Python's `random` or numpy's global state) that pick
 
 The same secret and pool give the same anchors bit for bit; another secret gives unrelated
 ones. Each anchor uses its own sub-stream, so the first n anchors of a larger set equal the
-set of n. A salted SHA-256 commitment of the anchor array is produced with it: it can be
-published (and signed into a fingerprint) while the anchors stay secret; opening it later
-(revealing anchors and salt) proves which points were used. This module depends on nothing
-but numpy and the keystream, so sealing/encryption code can build on it freely.
+set of n. The anchors' public commitment is made where they are sealed (crypto/sealing.py),
+on the anchors exactly as stored, so it cannot go stale after rounding.
 """
 
 from __future__ import annotations
 
 import hashlib
-import hmac
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from modelgif.crypto.keystream import KeyStream
 from modelgif.errors import InputError
-from modelgif.fingerprint.keystream import KeyStream
-from modelgif.fingerprint.sealing import anchor_commitment
 from modelgif.validation import check_choice, check_float, check_int, check_known_keys
 
 __all__ = [
     "SOURCES",
     "AnchorConfig",
     "AnchorSet",
-    "commit_anchors",
     "derive_anchors",
     "load_pool",
-    "verify_commitment",
 ]
 
 SOURCES: tuple[str, ...] = ("auto", "subset", "augmented", "synthetic")
@@ -74,13 +69,11 @@ class AnchorConfig:
 
 @dataclass(frozen=True)
 class AnchorSet:
-    """Secret anchors (float32, shape (N, *input_shape)) and their public commitment."""
+    """Secret anchors (float32, shape (N, *input_shape)) and how they were derived."""
 
     inputs: np.ndarray
     config: AnchorConfig  # resolved: source is never "auto"
     value_range: tuple[float, float]
-    commitment: str  # hex; public
-    salt: bytes = field(repr=False)  # secret until the commitment is opened
     pool_digest: str | None = None  # sha256 of the pool array, when a pool was used
     pool_indices: np.ndarray | None = field(default=None, repr=False)  # (N, 2); -1 = none
 
@@ -127,16 +120,6 @@ def _check_pool(pool: np.ndarray) -> np.ndarray:
     if not np.all(np.isfinite(pool)):
         raise InputError("The anchor pool contains NaN or infinite values.")
     return pool
-
-
-def commit_anchors(inputs: np.ndarray, salt: bytes) -> str:
-    """Salted SHA-256 commitment (hex) of float32 anchors; one definition, in sealing.py."""
-    return anchor_commitment(np.ascontiguousarray(inputs, dtype=np.float32), salt)
-
-
-def verify_commitment(inputs: np.ndarray, salt: bytes, commitment: str) -> bool:
-    """True when `inputs` and `salt` open `commitment` (constant-time comparison)."""
-    return hmac.compare_digest(commit_anchors(inputs, salt), commitment)
 
 
 def derive_anchors(
@@ -189,13 +172,10 @@ def derive_anchors(
         assert pool_arr is not None
         inputs, indices = _augmented(stream, pool_arr, resolved, lo, hi)
     inputs = np.ascontiguousarray(inputs, dtype=np.float32)
-    salt = stream.child("commitment-salt").bytes(32)
     return AnchorSet(
         inputs=inputs,
         config=resolved,
         value_range=(lo, hi),
-        commitment=commit_anchors(inputs, salt),
-        salt=salt,
         pool_digest=None if pool_arr is None else hashlib.sha256(pool_arr.tobytes()).hexdigest(),
         pool_indices=indices,
     )

@@ -46,6 +46,13 @@ import numpy as np
 import onnx
 import torch
 
+from modelgif.crypto.kdf import (
+    derive_anchor_key,
+    derive_anchor_secret,
+    new_fingerprint_id,
+    sketch_secret,
+)
+from modelgif.crypto.keys import PrivateKey
 from modelgif.digests import sha256_file
 from modelgif.errors import InputError
 from modelgif.fingerprint.anchors import AnchorConfig, derive_anchors
@@ -54,16 +61,15 @@ from modelgif.fingerprint.backends.blackbox import (
     BlackBoxBackend,
     is_quantized_graph,
 )
-from modelgif.fingerprint.field import FieldConfig, FieldResult, Progress, compute_field
-from modelgif.fingerprint.keys import PrivateKey
-from modelgif.fingerprint.keystream import hkdf_sha256
+from modelgif.fingerprint.field import (
+    FIELD_FORMAT_VERSION,
+    FieldConfig,
+    FieldResult,
+    Progress,
+    compute_field,
+)
 from modelgif.fingerprint.normalize import NormalizedModel, normalize
 from modelgif.fingerprint.record import Fingerprint, Reveal, write_fingerprint
-from modelgif.fingerprint.sealing import (
-    derive_anchor_key,
-    derive_anchor_secret,
-    new_fingerprint_id,
-)
 
 __all__ = [
     "OWNERSHIP_ANCHORS",
@@ -79,8 +85,6 @@ log = logging.getLogger(__name__)
 OWNERSHIP_ANCHORS = AnchorConfig(source="synthetic")  # the defaults (module docstring: why)
 OWNERSHIP_FIELD = FieldConfig()  # the own top-1 logit (log-sum-exp: see the docstring)
 
-SKETCH_INFO = b"modelgif/v1/sketch-secret"
-
 
 @dataclass(frozen=True)
 class FingerprintSecrets:
@@ -88,11 +92,6 @@ class FingerprintSecrets:
 
     anchors: np.ndarray
     sketch_secret: bytes
-
-
-def sketch_secret(anchor_key: bytes) -> bytes:
-    """The projection secret, derived from the (revealable) per-fingerprint anchor key."""
-    return hkdf_sha256(anchor_key, SKETCH_INFO)
 
 
 def input_scale(anchors: np.ndarray) -> float:
@@ -178,6 +177,11 @@ def create_fingerprint(
     stored = compact_anchors(anchors.inputs)
     anchors = replace(anchors, inputs=stored.astype(np.float32))
     config = field_config or OWNERSHIP_FIELD
+    if config.version != FIELD_FORMAT_VERSION:
+        raise InputError(
+            f"Field config version {config.version} is read-only (its sketch could be the exact "
+            f"field); new fingerprints use version {FIELD_FORMAT_VERSION}."
+        )
     fine = compute_field(normalized, anchors, secret, config, progress=progress)
     coarse_cfg = coarse_config(fine.config, anchors.inputs)
     coarse = compute_field(normalized, anchors, secret, coarse_cfg,

@@ -8,8 +8,9 @@ with quadrature nodes a_s and weights w_s (quadrature.py):
 
 phi_S is ordinary integrated gradients; the whole sequence phi_1..phi_S is the field. F is
 the model's own top-1 logit at the anchor (default), the log-sum-exp of the logits, or a given
-class's logit (targets.py). Each phi_s is stored as its secret sketch P^T phi_s (sketch.py), or
-exactly when the input has at most k dimensions. The completeness error
+class's logit (targets.py). Each phi_s is stored as its secret sketch P^T phi_s (sketch.py;
+version-1 configs kept phi_s exactly when the input had at most k dimensions). The
+completeness error
 |sum(phi_S) - (F(x) - F(x0))| is returned with the field, as a check of the quadrature and
 of the backend.
 
@@ -34,7 +35,7 @@ from modelgif.fingerprint.backends.base import Backend
 from modelgif.fingerprint.backends.blackbox import BlackBoxBackend, default_eps
 from modelgif.fingerprint.backends.select import BACKENDS, select_backend
 from modelgif.fingerprint.quadrature import MAX_STEPS, RULES, Quadrature, quadrature
-from modelgif.fingerprint.sketch import KINDS, Projection, make_projection
+from modelgif.fingerprint.sketch import IDENTITY_VERSION, KINDS, Projection, make_projection
 from modelgif.fingerprint.targets import TARGETS, scalar_numpy, target_classes
 from modelgif.validation import check_choice, check_float, check_int, check_known_keys
 
@@ -49,7 +50,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-FIELD_FORMAT_VERSION = 1
+FIELD_FORMAT_VERSION = 2  # 2: the sketch is a secret projection for every input size
 BASELINES: tuple[str, ...] = ("zeros", "constant")
 _OWNER = "FieldConfig"
 _MEMORY_ELEMENTS = 1 << 24  # float elements per black-box chunk (sizes the point batches)
@@ -87,7 +88,7 @@ class FieldConfig:
         check_choice(self.backend, "backend", _OWNER, BACKENDS)
         if self.fd_eps is not None:
             check_float(self.fd_eps, "fd_eps", _OWNER, 1e-12, 1e6)
-        check_int(self.version, "version", _OWNER, FIELD_FORMAT_VERSION, FIELD_FORMAT_VERSION)
+        check_int(self.version, "version", _OWNER, IDENTITY_VERSION, FIELD_FORMAT_VERSION)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -179,7 +180,7 @@ def compute_field(
     quad = quadrature(config.rule, config.n_steps)
     baseline = np.full(x.shape[1:], config.baseline_value if config.baseline == "constant" else 0.0)
     projection = make_projection(
-        secret, int(np.prod(x.shape[1:])), config.sketch_dim, config.projection
+        secret, int(np.prod(x.shape[1:])), config.sketch_dim, config.projection, config.version
     )
     logits = backend.outputs(x)
     classes = target_classes(logits, config.target, config.target_class)

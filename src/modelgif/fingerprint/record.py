@@ -46,19 +46,20 @@ from typing import Any
 
 import numpy as np
 
-from modelgif.errors import InputError, IntegrityError
-from modelgif.fingerprint.keys import PrivateKey, PublicKey, keyid
-from modelgif.fingerprint.sealing import (
+from modelgif.crypto.kdf import (
     FINGERPRINT_ID_BYTES,
     RandomBytes,
-    canonical_array_bytes,
     derive_anchor_key,
     new_fingerprint_id,
+)
+from modelgif.crypto.keys import PrivateKey, PublicKey, keyid
+from modelgif.crypto.sealing import (
+    canonical_array_bytes,
     open_anchors,
     parse_canonical_array,
     seal_anchors,
 )
-from modelgif.fingerprint.signing import (
+from modelgif.crypto.signing import (
     b64decode_canonical,
     b64encode,
     canonical_json,
@@ -67,6 +68,7 @@ from modelgif.fingerprint.signing import (
     statement_unverified,
     verify_envelope,
 )
+from modelgif.errors import InputError, IntegrityError
 
 __all__ = [
     "FORMAT_VERSION",
@@ -287,7 +289,7 @@ def write_fingerprint(
     """Seal `anchors`, sign the statement and write one .mgf file; returns its Fingerprint.
 
     `fingerprint_id` must be the id the anchors were derived with
-    (sealing.derive_anchor_secret); a fresh one is drawn when None. `created_at`,
+    (kdf.derive_anchor_secret); a fresh one is drawn when None. `created_at`,
     `random_bytes` and `tools` are injectable for golden files. Refuses to overwrite an
     existing file unless `overwrite` (then the file is replaced atomically).
     """

@@ -19,15 +19,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from modelgif.digests import sha256_file
-from modelgif.errors import InputError, IntegrityError
-from modelgif.fingerprint.keys import PrivateKey, PublicKey, keyid
-from modelgif.fingerprint.signing import (
+from modelgif.crypto.keys import PrivateKey, PublicKey, keyid
+from modelgif.crypto.signing import (
     canonical_json,
     make_statement,
     sign_statement,
     verify_envelope,
 )
+from modelgif.digests import sha256_file
+from modelgif.errors import InputError, IntegrityError
 from modelgif.reports.html import render_html
 from modelgif.verifiers.record import environment, load_record, now_utc
 

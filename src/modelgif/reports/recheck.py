@@ -13,10 +13,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from modelgif.crypto.keys import PublicKey
 from modelgif.digests import sha256_file
 from modelgif.errors import InputError
 from modelgif.fingerprint.create import open_secrets
-from modelgif.fingerprint.keys import PublicKey
 from modelgif.fingerprint.record import Reveal, load_fingerprint
 from modelgif.verifiers.calibration import Calibration
 from modelgif.verifiers.ownership import verify_suspect

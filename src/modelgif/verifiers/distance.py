@@ -14,13 +14,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from modelgif.crypto.kdf import derive_anchor_key, derive_anchor_secret, sketch_secret
+from modelgif.crypto.keys import PrivateKey
 from modelgif.errors import InputError
 from modelgif.fingerprint.anchors import AnchorConfig, derive_anchors
-from modelgif.fingerprint.create import sketch_secret
 from modelgif.fingerprint.field import FieldConfig, compute_field, field_cosines
-from modelgif.fingerprint.keys import PrivateKey
 from modelgif.fingerprint.normalize import NormalizedModel
-from modelgif.fingerprint.sealing import derive_anchor_key, derive_anchor_secret
 
 __all__ = ["DistanceMatrix", "distance_matrix"]
 

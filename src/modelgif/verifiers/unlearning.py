@@ -55,13 +55,12 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from modelgif.crypto.kdf import derive_anchor_key, derive_anchor_secret, sketch_secret
+from modelgif.crypto.keys import PrivateKey
 from modelgif.errors import InputError
 from modelgif.fingerprint.anchors import AnchorConfig, derive_anchors
-from modelgif.fingerprint.create import sketch_secret
 from modelgif.fingerprint.field import FieldConfig, compute_field, field_cosines
-from modelgif.fingerprint.keys import PrivateKey
 from modelgif.fingerprint.normalize import NormalizedModel
-from modelgif.fingerprint.sealing import derive_anchor_key, derive_anchor_secret
 from modelgif.validation import check_float
 from modelgif.verifiers.calibration import MIN_NULL_MODELS
 from modelgif.verifiers.record import file_entry, make_record

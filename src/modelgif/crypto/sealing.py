@@ -1,16 +1,9 @@
-"""Secret anchors: per-fingerprint keys, AES-256-GCM sealing and a hiding commitment.
+"""Sealing the secret anchors: AES-256-GCM under the anchor key, and a hiding commitment.
 
 Why: the anchors are the owner's secret (a thief who knows them can steer a stolen model's
-field there), yet a dispute may require showing them to a third party. So every fingerprint
-gets its own keys, derived from the owner's private key and a random 16-byte fingerprint id:
-
-    anchor key    = HKDF-SHA256(ikm=owner secret, salt=fingerprint id, info=ANCHOR_KEY_INFO)
-    anchor secret = HKDF-SHA256(ikm=owner secret, salt=fingerprint id, info=ANCHOR_SECRET_INFO)
-
-HKDF outputs for different ids or infos are independent, so revealing one fingerprint's
-anchor key (see record.write_reveal) opens that fingerprint only: not the owner's other
-fingerprints, not the anchor secret, not the private key. The anchor secret seeds the
-derivation of the anchors themselves (anchors.py).
+field there), yet a dispute may require showing them to a third party. So they travel in the
+fingerprint encrypted under that fingerprint's own anchor key (kdf.derive_anchor_key), which
+the owner can reveal alone:
 
     sealed blob   = nonce (12) || AES-256-GCM(anchor key, nonce,
                                               salt (32) || canonical(anchors),
@@ -18,7 +11,9 @@ derivation of the anchors themselves (anchors.py).
     commitment    = sha256(salt || canonical(anchors))          (public, in the statement)
 
 The salt travels only inside the ciphertext, so the commitment hides the anchors (no one can
-test a guess) until the owner opens it; it binds them once opened.
+test a guess) until the owner opens it; it binds them once opened. It is computed on the
+anchors exactly as stored (float16 when they fit), so it refers to the points the fields
+were measured at.
 
 canonical(array), also used for every array digest of a fingerprint:
 
@@ -32,44 +27,28 @@ import hashlib
 import hmac
 import os
 import struct
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from modelgif.crypto.kdf import RandomBytes, check_fingerprint_id
 from modelgif.errors import InputError, IntegrityError
-from modelgif.fingerprint.keys import PrivateKey, private_key_material
 
 __all__ = [
     "AAD_PREFIX",
     "ALLOWED_DTYPES",
-    "ANCHOR_KEY_INFO",
-    "ANCHOR_SECRET_INFO",
-    "FINGERPRINT_ID_BYTES",
     "MAX_NDIM",
-    "RandomBytes",
     "SealedAnchors",
     "anchor_commitment",
     "canonical_array_bytes",
     "check_commitment",
-    "derive_anchor_key",
-    "derive_anchor_secret",
-    "new_fingerprint_id",
     "open_anchors",
     "parse_canonical_array",
     "seal_anchors",
 ]
 
-RandomBytes = Callable[[int], bytes]
-"""Source of randomness (os.urandom); injectable so golden files are reproducible."""
-
-FINGERPRINT_ID_BYTES = 16
-ANCHOR_KEY_INFO = b"modelgif/v1 anchor-encryption-key"
-ANCHOR_SECRET_INFO = b"modelgif/v1 anchor-secret"
 AAD_PREFIX = b"modelgif/v1 sealed-anchors "
 SALT_BYTES = 32
 NONCE_BYTES = 12
@@ -79,38 +58,6 @@ ALLOWED_DTYPES: tuple[str, ...] = ("|u1", "|i1", "<i4", "<i8", "<f2", "<f4", "<f
 MAX_NDIM = 8
 
 _OPAQUE = "Anchor decryption or commitment check failed."
-
-
-def new_fingerprint_id(random_bytes: RandomBytes = os.urandom) -> bytes:
-    """A fresh random 16-byte fingerprint id (the HKDF salt of its keys)."""
-    fid = random_bytes(FINGERPRINT_ID_BYTES)
-    if not isinstance(fid, bytes) or len(fid) != FINGERPRINT_ID_BYTES:
-        raise InputError("random_bytes must return the number of bytes asked for.")
-    return fid
-
-
-def _check_id(fingerprint_id: bytes) -> bytes:
-    if not isinstance(fingerprint_id, bytes) or len(fingerprint_id) != FINGERPRINT_ID_BYTES:
-        raise InputError(
-            f"The 'fingerprint_id' parameter must be {FINGERPRINT_ID_BYTES} bytes. "
-            f"Got {fingerprint_id!r}."
-        )
-    return fingerprint_id
-
-
-def _hkdf(private_key: PrivateKey, fingerprint_id: bytes, info: bytes) -> bytes:
-    kdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=_check_id(fingerprint_id), info=info)
-    return kdf.derive(private_key_material(private_key))
-
-
-def derive_anchor_key(private_key: PrivateKey, fingerprint_id: bytes) -> bytes:
-    """The 256-bit AES key that seals this fingerprint's anchors (safe to reveal alone)."""
-    return _hkdf(private_key, fingerprint_id, ANCHOR_KEY_INFO)
-
-
-def derive_anchor_secret(private_key: PrivateKey, fingerprint_id: bytes) -> bytes:
-    """The 256-bit secret from which this fingerprint's anchors are derived (never reveal)."""
-    return _hkdf(private_key, fingerprint_id, ANCHOR_SECRET_INFO)
 
 
 def canonical_array_bytes(array: np.ndarray) -> bytes:
@@ -206,7 +153,7 @@ def seal_anchors(
     if len(salt) != SALT_BYTES or len(nonce) != NONCE_BYTES or len(anchor_key) != 32:
         raise InputError("seal_anchors() needs a 32-byte key and full-length random bytes.")
     plaintext = salt + canonical_array_bytes(anchors)
-    aad = AAD_PREFIX + _check_id(fingerprint_id)
+    aad = AAD_PREFIX + check_fingerprint_id(fingerprint_id)
     blob = nonce + AESGCM(anchor_key).encrypt(nonce, plaintext, aad)
     return SealedAnchors(blob=blob, commitment=anchor_commitment(anchors, salt))
 
@@ -221,7 +168,7 @@ def open_anchors(
     """
     if len(anchor_key) != 32 or len(blob) < NONCE_BYTES + 16:
         raise IntegrityError(_OPAQUE)
-    aad = AAD_PREFIX + _check_id(fingerprint_id)
+    aad = AAD_PREFIX + check_fingerprint_id(fingerprint_id)
     try:
         plaintext = AESGCM(anchor_key).decrypt(blob[:NONCE_BYTES], blob[NONCE_BYTES:], aad)
     except InvalidTag:

@@ -4,37 +4,37 @@ Why: anchors and sketch directions must be reproducible bit for bit from the own
 (so a verifier can rebuild them) and unpredictable without it (so a thief cannot regularise
 against them). Python's `random` and numpy's global state are neither keyed nor stable, and
 numpy's `Generator` distribution methods may change their streams between releases. So each
-purpose gets its own key by HKDF-SHA256 (RFC 5869) from the secret, the key drives a ChaCha20
-keystream (a cryptographic PRF), and every distribution below is computed from raw stream
-bytes by fixed arithmetic in this file: the same secret gives the same numbers on any
-machine and any numpy version.
+purpose gets its own key and nonce by HKDF-SHA256 (kdf.py) from the secret, they drive a
+ChaCha20 keystream (RFC 8439, cryptography's implementation: a cryptographic PRF), and every
+distribution below is computed from raw stream bytes by fixed arithmetic in this file: the
+same secret gives the same numbers on any machine and any numpy version.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-
 import numpy as np
-from cryptography.hazmat.primitives.ciphers import Cipher, algorithms
+from cryptography.hazmat.primitives.ciphers import Cipher, CipherContext, algorithms
 
+from modelgif.crypto.kdf import hkdf_sha256
 from modelgif.errors import InputError
 
-__all__ = ["SECRET_BYTES", "KeyStream", "hkdf_sha256"]
+__all__ = ["SECRET_BYTES", "KeyStream", "chacha20_keystream"]
 
 SECRET_BYTES = 32
 _DOMAIN = b"modelgif/v1/"
 
 
-def hkdf_sha256(secret: bytes, info: bytes, length: int = 32, salt: bytes = b"") -> bytes:
-    """HKDF-SHA256 extract-then-expand (RFC 5869)."""
-    prk = hmac.new(salt or b"\x00" * 32, secret, hashlib.sha256).digest()
-    out, block, counter = b"", b"", 1
-    while len(out) < length:
-        block = hmac.new(prk, block + info + bytes([counter]), hashlib.sha256).digest()
-        out += block
-        counter += 1
-    return out[:length]
+def chacha20_keystream(key: bytes, nonce: bytes, n: int) -> bytes:
+    """`n` bytes of ChaCha20 keystream; `nonce` is cryptography's 16 bytes: counter || nonce.
+
+    The first 4 bytes are the little-endian initial block counter and the last 12 the RFC 8439
+    nonce (so RFC 8439's vectors are reproducible). KeyStream uses HKDF output for all 16.
+    """
+    return _chacha20(key, nonce).update(b"\x00" * n)
+
+
+def _chacha20(key: bytes, nonce: bytes) -> CipherContext:
+    return Cipher(algorithms.ChaCha20(key, nonce), mode=None).encryptor()
 
 
 def _length(value: object) -> str:
@@ -61,8 +61,7 @@ class KeyStream:
         material = hkdf_sha256(_check_secret(secret), _DOMAIN + purpose.encode(), 48)
         self._secret = bytes(secret)
         self.purpose = purpose
-        cipher = Cipher(algorithms.ChaCha20(material[:32], material[32:48]), mode=None)
-        self._encryptor = cipher.encryptor()
+        self._encryptor = _chacha20(material[:32], material[32:48])
 
     def child(self, purpose: str) -> KeyStream:
         """An independent stream for a sub-purpose (e.g. one per anchor kind)."""

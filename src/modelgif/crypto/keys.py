@@ -11,12 +11,20 @@ loading fails with one clear InputError instead of a cryptography traceback.
 
 Ed25519 is the default (small, deterministic signatures: golden files stay byte-stable);
 ECDSA P-256 is offered for interoperability with model-signing and cosign keys.
+
+A private key file that group or others can read is refused (one line naming the fix,
+`chmod 600 NAME.key`), not merely warned about: a warning scrolls past in a script, and
+every fingerprint, calibration and verdict signed with a key that others could copy loses
+its worth as evidence; refusing costs the owner one command. MODELGIF_ALLOW_OPEN_KEY=1 lets
+a deliberate setup (a shared, access-controlled volume) go on, with a logged warning.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
+import stat
 from pathlib import Path
 from typing import Literal, TypeAlias
 
@@ -27,6 +35,7 @@ from modelgif.errors import InputError
 from modelgif.validation import check_choice
 
 __all__ = [
+    "ALLOW_OPEN_KEY_ENV",
     "KEY_TYPES",
     "MAX_KEY_FILE_BYTES",
     "KeyType",
@@ -50,6 +59,11 @@ MAX_KEY_FILE_BYTES = 64 * 1024
 """A PEM key is well under 1 KiB; anything far larger is not a key and is not read."""
 
 Passphrase: TypeAlias = str | bytes | None
+
+ALLOW_OPEN_KEY_ENV = "MODELGIF_ALLOW_OPEN_KEY"
+"""Set to 1 to use a private key file that group or others can read (see the docstring)."""
+
+log = logging.getLogger(__name__)
 
 
 def generate_key(kind: str = "ed25519") -> PrivateKey:
@@ -156,9 +170,30 @@ def save_keypair(
     return private_path, public_path
 
 
-def _read_bounded(path: str | os.PathLike[str], what: str) -> bytes:
+def _check_private_mode(fd: int, name: str) -> None:
+    """Refuse a private key file readable by group or others (see the module docstring)."""
+    mode = stat.S_IMODE(os.fstat(fd).st_mode)
+    if os.name != "posix" or not mode & 0o077:
+        return
+    if os.environ.get(ALLOW_OPEN_KEY_ENV) == "1":
+        log.warning(
+            "%s is readable by group or others (mode %04o); used anyway because %s=1.",
+            name,
+            mode,
+            ALLOW_OPEN_KEY_ENV,
+        )
+        return
+    raise InputError(
+        f"{name} is readable by group or others (mode {mode:04o}): run `chmod 600 {name}` "
+        f"(or set {ALLOW_OPEN_KEY_ENV}=1 to use it anyway)."
+    )
+
+
+def _read_bounded(path: str | os.PathLike[str], what: str, private: bool = False) -> bytes:
     try:
         with open(path, "rb") as handle:
+            if private:  # checked on the open file: no window between check and read
+                _check_private_mode(handle.fileno(), os.fspath(path))
             data = handle.read(MAX_KEY_FILE_BYTES + 1)
     except OSError as error:
         raise InputError(f"Cannot read {what} {os.fspath(path)}: {error.strerror}.") from None
@@ -170,8 +205,9 @@ def _read_bounded(path: str | os.PathLike[str], what: str) -> bytes:
 
 
 def load_private_key(path: str | os.PathLike[str], passphrase: Passphrase = None) -> PrivateKey:
-    """Read a PEM private key; InputError on garbage, a wrong or missing passphrase."""
-    data = _read_bounded(path, "private key")
+    """Read a PEM private key; InputError on garbage, a wrong or missing passphrase, or a file
+    that group or others can read (unless MODELGIF_ALLOW_OPEN_KEY=1)."""
+    data = _read_bounded(path, "private key", private=True)
     secret = _as_bytes(passphrase)
     name = os.fspath(path)
     try:

@@ -13,6 +13,13 @@ Fingerprints, verdicts and evidence bundles all go through this module; only the
 Ed25519 signs the PAE directly; ECDSA P-256 signs sha256(PAE) and the signature is
 DER-encoded (the form securesystemslib's "ecdsa-sha2-nistp256" scheme verifies).
 
+Low-S ECDSA only: (r, s) and (r, n - s) both verify under plain ECDSA, so anyone could turn a
+signed envelope into a second, different file that verifies just as well, and evidence that
+names an envelope by its digest would become ambiguous. Signing therefore always emits the
+low half (s <= n/2) in minimal DER, and verification refuses anything else. ECDSA envelopes
+from tools that do not normalize s are refused about half of the time; re-sign them, or use
+Ed25519 (whose verification already refuses non-canonical signatures).
+
 Verification is strict and opaque: exactly one signature, made by the expected key, over a
 canonical envelope (no extra fields, canonical base64), carrying a well-formed statement;
 any failure raises the same IntegrityError, never saying what failed.
@@ -29,11 +36,16 @@ from typing import Any
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+from cryptography.hazmat.primitives.asymmetric.utils import (
+    decode_dss_signature,
+    encode_dss_signature,
+)
 
+from modelgif.crypto.keys import PrivateKey, PublicKey, key_type, keyid
 from modelgif.errors import InputError, IntegrityError
-from modelgif.fingerprint.keys import PrivateKey, PublicKey, key_type, keyid
 
 __all__ = [
+    "P256_ORDER",
     "PAYLOAD_TYPE",
     "STATEMENT_TYPE",
     "b64decode_canonical",
@@ -49,6 +61,9 @@ __all__ = [
 
 PAYLOAD_TYPE = "application/vnd.in-toto+json"
 STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
+
+P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
+"""n, the order of the P-256 group: s and n - s are the two signatures of one message."""
 
 _OPAQUE = "Signature verification failed."
 _ENVELOPE_KEYS = {"payload", "payloadType", "signatures"}
@@ -130,8 +145,16 @@ def _sign_bytes(private_key: PrivateKey, message: bytes) -> bytes:
     if key_type(private_key) == "ed25519" and isinstance(private_key, ed25519.Ed25519PrivateKey):
         return private_key.sign(message)
     if isinstance(private_key, ec.EllipticCurvePrivateKey):
-        return private_key.sign(message, ec.ECDSA(hashes.SHA256()))
+        r, s = decode_dss_signature(private_key.sign(message, ec.ECDSA(hashes.SHA256())))
+        return encode_dss_signature(r, min(s, P256_ORDER - s))  # low-S (module docstring)
     raise InputError("Signing needs a private key, not a public key.")
+
+
+def _check_low_s(signature: bytes) -> None:
+    """Raise InvalidSignature unless `signature` is minimal DER with s <= n/2."""
+    r, s = decode_dss_signature(signature)  # ValueError if not DER
+    if s > P256_ORDER // 2 or encode_dss_signature(r, s) != signature:
+        raise InvalidSignature
 
 
 def _verify_bytes(public_key: PublicKey, signature: bytes, message: bytes) -> None:
@@ -139,6 +162,7 @@ def _verify_bytes(public_key: PublicKey, signature: bytes, message: bytes) -> No
     if isinstance(public_key, ed25519.Ed25519PublicKey):
         public_key.verify(signature, message)
     else:
+        _check_low_s(signature)
         public_key.verify(signature, message, ec.ECDSA(hashes.SHA256()))
 
 

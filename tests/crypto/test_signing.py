@@ -7,12 +7,18 @@ import json
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.utils import (
+    decode_dss_signature,
+    encode_dss_signature,
+)
 from securesystemslib.dsse import Envelope
 from securesystemslib.exceptions import VerificationError
 from securesystemslib.signer import CryptoSigner, SSlibKey
 
+from modelgif.crypto import keys, signing
 from modelgif.errors import IntegrityError
-from modelgif.fingerprint import keys, signing
 
 KINDS = ["ed25519", "ecdsa-p256"]
 PREDICATE = "https://modelgif.dev/test/v1"
@@ -126,5 +132,54 @@ def test_we_verify_securesystemslib_envelopes(kind: str) -> None:
     payload = signing.canonical_json(_statement())
     theirs = Envelope(payload, signing.PAYLOAD_TYPE, {})
     theirs.sign(CryptoSigner(key, their_key))
-    statement = signing.verify_envelope(theirs.to_dict(), key.public_key(), PREDICATE)
+    envelope = theirs.to_dict()
+    if kind == "ecdsa-p256" and _s_of(envelope) > signing.P256_ORDER // 2:
+        # securesystemslib does not normalize s: a high-S envelope is refused (low-S only) ...
+        with pytest.raises(IntegrityError):
+            signing.verify_envelope(envelope, key.public_key(), PREDICATE)
+        envelope = _with_s(envelope, signing.P256_ORDER - _s_of(envelope))  # ... its twin is not
+    statement = signing.verify_envelope(envelope, key.public_key(), PREDICATE)
     assert statement == _statement()
+
+
+def _s_of(envelope: dict[str, Any]) -> int:
+    return decode_dss_signature(signing.b64decode_canonical(envelope["signatures"][0]["sig"]))[1]
+
+
+def _with_s(envelope: dict[str, Any], s: int) -> dict[str, Any]:
+    """A copy of `envelope` whose ECDSA signature (r, s) has `s` replaced."""
+    der = signing.b64decode_canonical(envelope["signatures"][0]["sig"])
+    r, _ = decode_dss_signature(der)
+    changed = copy.deepcopy(envelope)
+    changed["signatures"][0]["sig"] = signing.b64encode(encode_dss_signature(r, s))
+    return changed
+
+
+def test_ecdsa_signatures_are_low_s_and_the_high_s_twin_is_refused() -> None:
+    key = keys.generate_key("ecdsa-p256")
+    assert isinstance(key, ec.EllipticCurvePrivateKey)
+    for _ in range(16):  # a non-normalizing signer gives high S half of the time
+        envelope = signing.sign_statement(_statement(), key)
+        s = _s_of(envelope)
+        assert 0 < s <= signing.P256_ORDER // 2
+        twin = _with_s(envelope, signing.P256_ORDER - s)
+        # plain ECDSA accepts the twin (so P256_ORDER really is the group order) ...
+        message = signing.pae(signing.PAYLOAD_TYPE, signing.b64decode_canonical(twin["payload"]))
+        der = signing.b64decode_canonical(twin["signatures"][0]["sig"])
+        key.public_key().verify(der, message, ec.ECDSA(hashes.SHA256()))
+        # ... modelgif does not
+        with pytest.raises(IntegrityError, match=r"^Signature verification failed\.$"):
+            signing.verify_envelope(twin, key.public_key(), PREDICATE)
+        assert signing.verify_envelope(envelope, key.public_key(), PREDICATE) == _statement()
+
+
+def test_ecdsa_signature_in_non_minimal_der_is_refused() -> None:
+    key = keys.generate_key("ecdsa-p256")
+    envelope = signing.sign_statement(_statement(), key)
+    der = signing.b64decode_canonical(envelope["signatures"][0]["sig"])
+    # the same SEQUENCE with a long-form length byte: BER, not DER
+    padded = der[:1] + b"\x81" + der[1:]
+    changed = copy.deepcopy(envelope)
+    changed["signatures"][0]["sig"] = signing.b64encode(padded)
+    with pytest.raises(IntegrityError):
+        signing.verify_envelope(changed, key.public_key(), PREDICATE)
