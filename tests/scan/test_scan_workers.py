@@ -16,7 +16,7 @@ from modelgif.fingerprint.keys import load_private_key
 from modelgif.scan import ScanSettings, list_suspects, read_scan, scan
 from modelgif.scan.jobs import open_jobs
 
-TIMEOUT_S = 40.0  # normal pairs take ~1-3 s here; the hanging suspect never ends
+TIMEOUT_S = 25.0  # normal pairs take ~1-3 s here; the hanging suspect never ends
 
 
 def _jobs(case: Case) -> list[Any]:
