@@ -117,3 +117,19 @@ def test_report_takes_the_scan_file(case: Case, pool_scan: Path, tmp_path: Path)
     names = {e["name"] for e in evidence["predicate"]["evidence"]}
     assert pool_scan.name in names and {p["suspect"]["name"] for p in derived} <= names
     assert main(["report", "verify", str(folder), "--pub", str(case.pub)]) == 0
+
+
+def test_the_cache_normalizes_a_suspect_once(case: Case, pool_scan: Path,
+                                             tmp_path: Path) -> None:
+    from modelgif.scan.work import decide_suspect
+
+    job = _jobs(case)[:1]
+    suspect = case.suspects / "b-quantized.onnx"
+    runs = [list(decide_suspect(job, suspect.name, str(suspect), cache=str(tmp_path)))
+            for _ in range(2)]
+    cached = list(tmp_path.glob("*.onnx"))
+    assert [p.stem for p in cached] == [runs[0][0]["suspect"]["sha256"]]
+    _, pairs = read_scan(pool_scan)
+    scanned = _comparable(pairs)[(job[0].fingerprint_id, suspect.name)]
+    for lines in runs:  # fresh, then from the cache: the line the scan wrote
+        assert _comparable([lines[1]])[(job[0].fingerprint_id, suspect.name)] == scanned
