@@ -14,6 +14,7 @@ from modelgif.errors import InputError
 from modelgif.fingerprint.record import read_reveal
 from modelgif.reports.evidence import verify_bundle, write_report
 from modelgif.reports.recheck import recheck_ownership
+from modelgif.scan.records import expand_scan_files
 
 EPILOG = """\
 examples:
@@ -65,7 +66,8 @@ def run(args: argparse.Namespace) -> int:
     if args.key is None or args.output is None:
         raise InputError("`modelgif report` needs --key (to sign) and -o DIR.")
     key = owner_key(args)
-    bundle = write_report([Path(p) for p in args.items], key, args.output,
+    verdicts = expand_scan_files([Path(p) for p in args.items], args.output)  # scan files
+    bundle = write_report(verdicts, key, args.output,
                           case_id=args.case_id, title=args.title, scope=args.scope)
     paths = {"evidence": str(bundle.evidence), "signature": str(bundle.signature),
              "html": str(bundle.html)}
