@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from modelgif.cli import main as cli
-from modelgif.fingerprint.keys import load_private_key
+from modelgif.crypto.keys import load_private_key
 from modelgif.scan import ScanSettings, SuspectEntry, read_scan, scan
 from modelgif.scan.jobs import open_jobs
 from modelgif.scan.work import decide_suspect

@@ -12,7 +12,7 @@ from hostile_models import crashing_work
 from scan_case import CRASH, HANG, SUSPECTS, Case
 
 from modelgif.cli import main
-from modelgif.fingerprint.keys import load_private_key
+from modelgif.crypto.keys import load_private_key
 from modelgif.scan import ScanSettings, list_suspects, read_scan, scan
 from modelgif.scan.jobs import open_jobs
 

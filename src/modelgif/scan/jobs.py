@@ -22,10 +22,10 @@ from typing import Any
 
 import numpy as np
 
+from modelgif.crypto.keys import PrivateKey
 from modelgif.digests import sha256_file
 from modelgif.errors import InputError
 from modelgif.fingerprint.create import FingerprintSecrets, open_secrets
-from modelgif.fingerprint.keys import PrivateKey
 from modelgif.fingerprint.record import Fingerprint, load_fingerprint
 from modelgif.verifiers.calibration import Calibration
 from modelgif.verifiers.ownership import MAX_CALIBRATION_BYTES, load_calibration
