@@ -239,8 +239,8 @@ def _scan_per_sample(model: onnx.ModelProto) -> onnx.ModelProto:
     dims = [d.dim_value for d in value.type.tensor_type.shape.dim[1:]]
     sample_in = helper.make_tensor_value_info("scan/x", value.type.tensor_type.elem_type, dims)
     body = helper.make_graph(body_nodes, "per_sample", [sample_in], body_outputs, initializers)
-    scan = helper.make_node("Scan", [value.name], [o.name for o in graph.output], body=body,
-                            num_scan_inputs=1)
+    scan = helper.make_node("Scan", [value.name], [o.name for o in graph.output],
+                            name="n0", body=body, num_scan_inputs=1)  # named as _rename would
     outer_in = onnx.ValueInfoProto()
     outer_in.CopyFrom(value)
     _set_dynamic(outer_in)

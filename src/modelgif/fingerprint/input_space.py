@@ -30,7 +30,9 @@ __all__ = [
     "INTEGER_SPACES",
     "float_view",
     "quantum",
+    "source_dtype",
     "space_range",
+    "stored_dtype",
     "to_grid",
     "to_source_dtype",
 ]
@@ -93,3 +95,21 @@ def float_view(model: onnx.ModelProto) -> str | None:
         raise ModelLoadError(f"input '{value.name}' is {dtype} and unused")
     tensor_type.elem_type = TensorProto.FLOAT
     return dtype
+
+
+def source_dtype(model: onnx.ModelProto) -> str:
+    """The input space of the model's (first non-weight) input: "float32" or an integer one."""
+    initializers = {t.name for t in model.graph.initializer}
+    value = next((i for i in model.graph.input if i.name not in initializers), None)
+    elem = value.type.tensor_type.elem_type if value is not None else TensorProto.FLOAT
+    return next((n for n, (_, e) in INTEGER_SPACES.items() if e == elem), "float32")
+
+
+def stored_dtype(model: onnx.ModelProto) -> str:
+    """The input space a normalized file remembers (its graph input is already float)."""
+    for prop in model.metadata_props:
+        if prop.key == DTYPE_KEY:
+            if prop.value not in INTEGER_SPACES:
+                raise ModelLoadError(f"malformed {DTYPE_KEY} metadata: {prop.value!r}")
+            return str(prop.value)
+    return "float32"

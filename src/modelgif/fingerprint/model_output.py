@@ -13,12 +13,20 @@ import onnx
 
 from modelgif.errors import ModelLoadError
 
-__all__ = ["choose_output", "keep_output", "output_names"]
+__all__ = ["CONFIG_KEY", "choose_output", "keep_output", "output_names", "recorded_output"]
+
+CONFIG_KEY = "model_output"  # in a fingerprint's config echo; absent in older fingerprints
 
 
 def output_names(model: onnx.ModelProto) -> list[str]:
     """The graph's output names, in order."""
     return [o.name for o in model.graph.output]
+
+
+def recorded_output(config: dict[str, object]) -> str | None:
+    """The output name a fingerprint was taken of (None: the first, as older files mean)."""
+    name = config.get(CONFIG_KEY)
+    return name if isinstance(name, str) else None
 
 
 def choose_output(model: onnx.ModelProto, wanted: str | None, strict: bool) -> str:

@@ -30,7 +30,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import tempfile
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,30 +37,28 @@ from typing import Any
 import numpy as np
 import onnx
 import onnx.inliner
-import onnxruntime as ort
 import torch
 from onnx import TensorProto, checker, shape_inference, version_converter
 
 from modelgif.digests import sha256_file
 from modelgif.errors import InputError, ModelLoadError
-from modelgif.fingerprint.batching import (
-    DYNAMIC_FIX,
-    fixed_batch,
-    make_batch_dynamic,
-    run_in_batches,
-)
+from modelgif.fingerprint.batching import make_batch_dynamic
 from modelgif.fingerprint.checkpoints import refuse_checkpoint
 from modelgif.fingerprint.export import Exporter, export_torch
 from modelgif.fingerprint.input_space import (
     DTYPE_KEY,
     INTEGER_SPACES,
     float_view,
+    source_dtype,
     space_range,
+    stored_dtype,
     to_source_dtype,
 )
 from modelgif.fingerprint.model_output import choose_output, keep_output
 from modelgif.fingerprint.ort_errors import ort_message
+from modelgif.fingerprint.reference import Reference, onnx_reference, run_error
 from modelgif.fingerprint.safe_onnx import Limits, load_onnx_bytes, load_onnx_file
+from modelgif.fingerprint.tensor_spec import TensorSpec
 from modelgif.runtime import make_session
 
 __all__ = [
@@ -81,57 +78,6 @@ RANGE_KEY = "modelgif.input_range"
 MAX_RELATIVE_ERROR = 1e-4
 CHECK_BATCH = 8
 INPUT_TYPES = {TensorProto.FLOAT, *(elem for _, elem in INTEGER_SPACES.values())}
-Reference = Callable[[np.ndarray], np.ndarray]
-
-
-@dataclass(frozen=True)
-class TensorSpec:
-    """Name, shape (None marks the dynamic batch), dtype and, when known, value range.
-
-    For an input, `dtype` is the declared input space ("float32", or "uint8" for raw pixels
-    whose float view the normalized graph takes; input_space.py).
-    """
-
-    name: str
-    shape: tuple[int | None, ...]
-    dtype: str
-    value_range: tuple[float, float] | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "shape": list(self.shape),
-            "dtype": self.dtype,
-            "value_range": list(self.value_range) if self.value_range else None,
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> TensorSpec:
-        try:
-            shape = tuple(None if d is None else int(d) for d in data["shape"])
-            value_range = data.get("value_range")
-            return cls(
-                name=str(data["name"]),
-                shape=shape,
-                dtype=str(data["dtype"]),
-                value_range=(float(value_range[0]), float(value_range[1]))
-                if value_range
-                else None,
-            )
-        except (KeyError, TypeError, ValueError, IndexError):
-            raise InputError(f"Malformed tensor spec: {data!r}") from None
-
-    def example_batch(self, batch: int, seed: int = 0) -> np.ndarray:
-        """A deterministic batch inside the value range (standard normal if none)."""
-        rng = np.random.default_rng(seed)
-        shape = (batch, *[d for d in self.shape[1:] if d is not None])
-        if self.dtype in INTEGER_SPACES:
-            low, high = self.value_range or INTEGER_SPACES[self.dtype][0]
-            return rng.integers(int(low), int(high), shape, endpoint=True).astype(np.float32)
-        if self.value_range is None:
-            return rng.standard_normal(shape).astype(np.float32)
-        low, high = self.value_range
-        return rng.uniform(low, high, shape).astype(np.float32)
 
 
 @dataclass(frozen=True)
@@ -243,7 +189,7 @@ def _normalize_module(
             output = output[names.index(chosen)]
         return np.asarray(output.detach().cpu().numpy(), dtype=np.float32)
 
-    dtype = _source_dtype(original)
+    dtype = source_dtype(original)
     names = [o.name for o in original.graph.output]
     chosen = choose_output(original, *choice)
     return _finish(original, input_range, check, reference, None, "model", choice)
@@ -259,7 +205,7 @@ def _finish(
     choice: tuple[str | None, bool],
 ) -> NormalizedModel:
     output_name = choose_output(original, *choice)
-    dtype = _source_dtype(original) or _stored_dtype(original)
+    dtype = source_dtype(original) or stored_dtype(original)
     input_range = input_range or space_range(dtype)
     canonical, notes = _canonicalize(original, output_name, input_range, dtype, name)
     input_spec = _input_spec(canonical, input_range, dtype)
@@ -273,7 +219,7 @@ def _finish(
     diff = None
     if check:
         normalized = NormalizedModel(canonical, digest, input_spec, output_spec, opset)
-        diff = _compare(normalized, reference or _onnx_reference(original, output_name, name),
+        diff = _compare(normalized, reference or onnx_reference(original, output_name, name),
                         name)
     return NormalizedModel(canonical, digest, input_spec, output_spec, opset,
                            source_sha256, diff, tuple(notes), output_name)
@@ -302,7 +248,7 @@ def _canonicalize(
     model = _convert_opset(model, notes)
     _rename(model)
     float_view(model)
-    del model.graph.value_info[:]
+    _clear_value_info(model.graph)
     shape = tuple(int(d.dim_value) for d in model.graph.input[0].type.tensor_type.shape.dim)
     spec = TensorSpec(INPUT_NAME, (None, *shape[1:]), dtype, input_range)
     plan = make_batch_dynamic(model, spec.example_batch, name)
@@ -419,6 +365,15 @@ def _rename(model: onnx.ModelProto) -> None:
         value.name = mapping[value.name]
 
 
+def _clear_value_info(graph: onnx.GraphProto) -> None:
+    """Drop inferred shapes, in subgraphs too (a per-sample Scan body), to re-infer them."""
+    del graph.value_info[:]
+    for node in graph.node:
+        for attribute in node.attribute:
+            if attribute.HasField("g"):
+                _clear_value_info(attribute.g)
+
+
 def _input_spec(
     model: onnx.ModelProto, value_range: tuple[float, float] | None, dtype: str
 ) -> TensorSpec:
@@ -450,45 +405,10 @@ def _stored_range(model: onnx.ModelProto) -> tuple[float, float] | None:
     return None
 
 
-def _source_dtype(model: onnx.ModelProto) -> str:
-    """The input space of the model's (first non-weight) input: "float32" or an integer one."""
-    initializers = {t.name for t in model.graph.initializer}
-    value = next((i for i in model.graph.input if i.name not in initializers), None)
-    elem = value.type.tensor_type.elem_type if value is not None else TensorProto.FLOAT
-    return next((n for n, (_, e) in INTEGER_SPACES.items() if e == elem), "float32")
-
-
-def _stored_dtype(model: onnx.ModelProto) -> str:
-    """The input space a normalized file remembers (its graph input is already float)."""
-    for prop in model.metadata_props:
-        if prop.key == DTYPE_KEY:
-            if prop.value not in INTEGER_SPACES:
-                raise ModelLoadError(f"malformed {DTYPE_KEY} metadata: {prop.value!r}")
-            return str(prop.value)
-    return "float32"
-
-
 def _set_metadata(model: onnx.ModelProto, key: str, value: str) -> None:
     entry = model.metadata_props.add()
     entry.key = key
     entry.value = value
-
-
-def _onnx_reference(original: onnx.ModelProto, output_name: str, name: str) -> Reference:
-    """The original ONNX in onnxruntime (at its own batch if fixed), to check normalization."""
-    try:
-        session = make_session(original.SerializeToString())
-    except Exception as error:  # onnxruntime raises its own exception types
-        raise ModelLoadError(f"{name}: onnxruntime cannot load this model "
-                             f"({ort_message(error)})") from None
-    inputs = session.get_inputs()[0]
-    dtype = _source_dtype(original)
-    batch = fixed_batch(original)
-
-    def run(x: np.ndarray) -> np.ndarray:
-        return np.asarray(session.run([output_name], {inputs.name: to_source_dtype(x, dtype)})[0])
-
-    return run if batch is None else (lambda x: run_in_batches(run, batch, x))
 
 
 def _compare(normalized: NormalizedModel, reference: Reference, name: str) -> float:
@@ -502,7 +422,7 @@ def _compare(normalized: NormalizedModel, reference: Reference, name: str) -> fl
     try:
         ours = np.asarray(session.run(None, {INPUT_NAME: batch})[0])
     except Exception as error:  # onnxruntime raises its own exception types
-        raise _run_error(session, batch, error, name) from None
+        raise run_error(session, INPUT_NAME, batch, error, name) from None
     theirs = reference(batch)
     if ours.shape != theirs.shape:
         raise ModelLoadError(f"normalized output shape {ours.shape} differs from {theirs.shape}")
@@ -515,20 +435,6 @@ def _compare(normalized: NormalizedModel, reference: Reference, name: str) -> fl
         )
     log.info("normalized model matches the original: max abs diff %.3g", diff)
     return diff
-
-
-def _run_error(session: ort.InferenceSession, batch: np.ndarray, error: Exception, name: str
-               ) -> ModelLoadError:
-    """One line: which file, what failed; the dynamic-batch fix when batch 1 does run."""
-    try:
-        session.run(None, {INPUT_NAME: batch[:1]})
-        runs_alone = True
-    except Exception:  # onnxruntime raises its own exception types
-        runs_alone = False
-    if runs_alone:
-        return ModelLoadError(f"{name}: onnxruntime cannot run this model at batch {len(batch)} "
-                              f"({ort_message(error)}): {DYNAMIC_FIX}")
-    return ModelLoadError(f"{name}: onnxruntime cannot run this model ({ort_message(error)})")
 
 
 def _first_line(error: BaseException) -> str:
