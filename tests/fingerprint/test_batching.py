@@ -10,11 +10,11 @@ import numpy as np
 import onnx
 import pytest
 import torch
+from tests.fingerprint.shipped_models import BatchBoundCNN, DigitsCNN, default_export, seeded
 
 from modelgif.errors import ModelLoadError
 from modelgif.fingerprint.normalize import normalize
 from modelgif.runtime import make_session
-from tests.fingerprint.shipped_models import BatchBoundCNN, DigitsCNN, default_export, seeded
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -205,7 +205,8 @@ def _finish(
     choice: tuple[str | None, bool],
 ) -> NormalizedModel:
     output_name = choose_output(original, *choice)
-    dtype = source_dtype(original) or stored_dtype(original)
+    dtype = source_dtype(original)
+    dtype = stored_dtype(original) if dtype == "float32" else dtype  # a normalized file
     input_range = input_range or space_range(dtype)
     canonical, notes = _canonicalize(original, output_name, input_range, dtype, name)
     input_spec = _input_spec(canonical, input_range, dtype)
