@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 import torch
 from safetensors.numpy import save_file
+from tests.fingerprint.shipped_models import DigitsCNN, seeded
 
 from modelgif.cli import main
 from modelgif.errors import ModelLoadError
 from modelgif.fingerprint.normalize import normalize
-from tests.fingerprint.shipped_models import DigitsCNN, seeded
 
 
 def checkpoints(folder: Path) -> dict[str, Path]:

@@ -9,6 +9,7 @@ import onnx
 import pytest
 import torch
 from onnx import TensorProto, helper
+from tests.fingerprint.shipped_models import PixelsCNN, default_export, seeded
 
 from modelgif.errors import ModelLoadError
 from modelgif.fingerprint.create import create_fingerprint, open_secrets
@@ -16,7 +17,6 @@ from modelgif.fingerprint.field import FieldConfig
 from modelgif.fingerprint.keys import generate_key
 from modelgif.fingerprint.normalize import normalize
 from modelgif.runtime import make_session
-from tests.fingerprint.shipped_models import PixelsCNN, default_export, seeded
 
 
 def pixels(n: int, seed: int = 0) -> torch.Tensor:

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from tests.fingerprint.shipped_models import TwoHeads, default_export, seeded
 
 from modelgif.errors import ModelLoadError
 from modelgif.fingerprint.anchors import AnchorConfig
@@ -16,7 +17,6 @@ from modelgif.fingerprint.keys import generate_key
 from modelgif.fingerprint.normalize import normalize
 from modelgif.runtime import make_session
 from modelgif.verifiers.ownership import compare_suspect
-from tests.fingerprint.shipped_models import TwoHeads, default_export, seeded
 
 
 class Swapped(torch.nn.Module):

@@ -9,7 +9,6 @@ import re
 from pathlib import Path
 
 import pytest
-
 from tests.fingerprint.shipped_models import DigitsCNN, seeded
 
 README = Path(__file__).resolve().parents[2] / "README.md"
