@@ -17,6 +17,10 @@ __all__ = ["make_session", "preferred_providers"]
 
 log = logging.getLogger(__name__)
 
+# onnxruntime logs failing kernels to stderr in colour before raising; modelgif reports every
+# failure itself, in one line, so its own logger is silenced (4 = FATAL; 3 still logs errors).
+ort.set_default_logger_severity(4)
+
 
 def preferred_providers() -> list[str]:
     """CUDA first when this onnxruntime build offers it, CPU always."""
@@ -37,7 +41,7 @@ def make_session(
     benchmark; without it a silent CPU fallback is logged as a warning, never hidden.
     """
     options = ort.SessionOptions()
-    options.log_severity_level = 3
+    options.log_severity_level = 4  # FATAL only: errors become exceptions, never log lines
     if threads is not None:
         options.intra_op_num_threads = threads
     asked = providers if providers is not None else preferred_providers()

@@ -10,6 +10,8 @@ from modelgif.cli.common import add_key_arguments, owner_key, progress_bar
 from modelgif.cli.output import emit
 from modelgif.errors import InputError
 from modelgif.fingerprint.create import open_secrets
+from modelgif.fingerprint.model_output import recorded_output
+from modelgif.fingerprint.normalize import normalize
 from modelgif.fingerprint.record import load_fingerprint
 from modelgif.verifiers.ownership import calibrate, save_calibration
 
@@ -38,6 +40,9 @@ def register(sub: Any) -> None:
     add_key_arguments(parser)
     parser.add_argument("--target-fpr", type=float, default=0.01)
     parser.add_argument("-o", "--output", type=Path, required=True, metavar="CAL.json")
+    parser.add_argument("--model-output", metavar="NAME",
+                        help="the negatives' output to compare (default: the one named as in "
+                             "the fingerprint, else the first)")
     parser.add_argument("--json", action="store_true", help="print JSON on stdout")
     parser.set_defaults(func=run)
 
@@ -62,8 +67,11 @@ def run(args: argparse.Namespace) -> int:
     fingerprint = load_fingerprint(args.fingerprint, key.public_key())
     secrets = open_secrets(fingerprint, key)
     files = negative_files(args.negatives)
+    wanted = args.model_output or recorded_output(fingerprint.config)
+    negatives = [normalize(f, output=wanted, strict_output=args.model_output is not None)
+                 for f in files]
     with progress_bar("negatives", enabled=not args.json) as progress:
-        fitted = calibrate(fingerprint, secrets, files, args.target_fpr, progress=progress)
+        fitted = calibrate(fingerprint, secrets, negatives, args.target_fpr, progress=progress)
     save_calibration(args.output, fingerprint, fitted, [f.name for f in files])
     main = fitted["sketch"]
     summary = {"file": str(args.output), "negatives": len(files),

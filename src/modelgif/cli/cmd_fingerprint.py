@@ -51,6 +51,9 @@ def register(sub: Any) -> None:
     parser.add_argument("--input-range", type=parse_range, metavar="LOW,HIGH",
                         help="the input's value range (else from the model or the pool)")
     parser.add_argument("--config", type=Path, metavar="FILE.yaml")
+    parser.add_argument("--model-output", metavar="NAME",
+                        help="the model output the field is taken of (default: the first); "
+                             "recorded, and suspects are read at the output of that name")
     parser.add_argument("--force", action="store_true", help="overwrite OUTPUT")
     parser.add_argument("--json", action="store_true", help="print JSON on stdout")
     parser.set_defaults(func=run)
@@ -69,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
         fingerprint = create_fingerprint(
             args.model, key, args.output, pool=args.anchors, anchor_config=anchors,
             field_config=field, input_range=args.input_range, progress=progress,
-            overwrite=args.force)
+            overwrite=args.force, output_name=args.model_output)
     size = args.output.stat().st_size
     summary = {"file": str(args.output), "bytes": size, **fingerprint.public_metadata()}
     completeness = fingerprint.config["field"]["completeness"]

@@ -39,12 +39,14 @@ def register(sub: Any) -> None:
         metavar="LOW,HIGH",
         help="the input's value range, remembered in the output (e.g. 0,1)",
     )
+    parser.add_argument("--model-output", metavar="NAME",
+                        help="keep only this output of the model (default: the first)")
     parser.add_argument("--json", action="store_true", help="print JSON on stdout")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    model = normalize(args.model, input_range=args.input_range)
+    model = normalize(args.model, input_range=args.input_range, output=args.model_output)
     model.save(args.output)
     summary = {**model.summary(), "output_file": str(args.output)}
     shape = "x".join("N" if d is None else str(d) for d in model.input_spec.shape)

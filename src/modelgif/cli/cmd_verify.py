@@ -12,6 +12,7 @@ from modelgif.cli.common import add_key_arguments, owner_key, progress_bar
 from modelgif.cli.output import emit
 from modelgif.crypto.keys import keyid
 from modelgif.fingerprint.create import open_secrets
+from modelgif.fingerprint.model_output import recorded_output
 from modelgif.fingerprint.normalize import normalize
 from modelgif.fingerprint.record import load_fingerprint
 from modelgif.verifiers.ownership import load_calibration, ownership_record, verify_suspect
@@ -47,6 +48,9 @@ def register(sub: Any) -> None:
     parser.add_argument("--fail-on", choices=["derived"], help="exit 1 on a derived verdict")
     parser.add_argument("-o", "--output", type=Path, metavar="VERDICT.json",
                         help="also write the verdict record (input of `modelgif report`)")
+    parser.add_argument("--model-output", metavar="NAME",
+                        help="the suspect's output to compare (default: the one named as in "
+                             "the fingerprint, else the first)")
     parser.add_argument("--json", action="store_true", help="print the verdict record as JSON")
     parser.set_defaults(func=run)
 
@@ -57,7 +61,8 @@ def run(args: argparse.Namespace) -> int:
     secrets = open_secrets(fingerprint, key)
     calibrations = (load_calibration(args.calibration, fingerprint)
                     if args.calibration else None)
-    suspect = normalize(args.suspect)
+    wanted = args.model_output or recorded_output(fingerprint.config)
+    suspect = normalize(args.suspect, output=wanted, strict_output=args.model_output is not None)
     with progress_bar("suspect field", enabled=not args.json) as progress:
         verdict, comparison = verify_suspect(fingerprint, secrets, suspect, calibrations,
                                              args.backend, progress)

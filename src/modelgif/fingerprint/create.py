@@ -68,6 +68,8 @@ from modelgif.fingerprint.field import (
     Progress,
     compute_field,
 )
+from modelgif.fingerprint.input_space import quantum, to_grid
+from modelgif.fingerprint.model_output import CONFIG_KEY
 from modelgif.fingerprint.normalize import NormalizedModel, normalize
 from modelgif.fingerprint.record import Fingerprint, Reveal, write_fingerprint
 
@@ -134,6 +136,14 @@ def compact_sketch(sketch: np.ndarray) -> np.ndarray:
     return unit.astype(np.float16)
 
 
+def at_least_a_quantum(config: FieldConfig, dtype: str) -> FieldConfig:
+    """Black-box steps of at least one grey level on integer input spaces (input_space.py)."""
+    step = quantum(dtype)
+    if step is None or (config.fd_eps is not None and config.fd_eps >= step):
+        return config
+    return replace(config, fd_eps=step)
+
+
 def _field_summary(result: FieldResult) -> dict[str, Any]:
     return {"config": result.config.to_dict(), "estimator": result.estimator,
             "completeness": result.completeness.summary()}
@@ -152,13 +162,19 @@ def create_fingerprint(
     progress: Progress | None = None,
     created_at: datetime | None = None,
     overwrite: bool = False,
+    output_name: str | None = None,
 ) -> Fingerprint:
-    """Normalize `model`, derive secret anchors, compute both sketches, sign and write."""
+    """Normalize `model`, derive secret anchors, compute both sketches, sign and write.
+
+    `output_name` picks the model output the field is taken of (default: the first); it is
+    recorded, and suspects are read at the output of that name (else their first).
+    """
     if isinstance(model, NormalizedModel):
         normalized, name = model, "model.onnx"
         original_sha256 = model.source_sha256 or model.digest.split(":", 1)[1]
     else:
-        normalized = normalize(model, example_input, input_range=input_range)
+        normalized = normalize(model, example_input, input_range=input_range,
+                               output=output_name)
         if isinstance(model, str | Path):
             name, original_sha256 = Path(model).name, sha256_file(Path(model))
         else:
@@ -174,16 +190,16 @@ def create_fingerprint(
         input_shape=tuple(d for d in spec.shape[1:] if d is not None),
         value_range=spec.value_range,
     )
-    stored = compact_anchors(anchors.inputs)
+    stored = compact_anchors(to_grid(anchors.inputs, spec.dtype))  # uint8: whole grey levels
     anchors = replace(anchors, inputs=stored.astype(np.float32))
-    config = field_config or OWNERSHIP_FIELD
+    config = at_least_a_quantum(field_config or OWNERSHIP_FIELD, spec.dtype)
     if config.version != FIELD_FORMAT_VERSION:
         raise InputError(
             f"Field config version {config.version} is read-only (its sketch could be the exact "
             f"field); new fingerprints use version {FIELD_FORMAT_VERSION}."
         )
     fine = compute_field(normalized, anchors, secret, config, progress=progress)
-    coarse_cfg = coarse_config(fine.config, anchors.inputs)
+    coarse_cfg = at_least_a_quantum(coarse_config(fine.config, anchors.inputs), spec.dtype)
     coarse = compute_field(normalized, anchors, secret, coarse_cfg,
                            backend=BlackBoxBackend.from_onnx(normalized.model,
                                                               eps=coarse_cfg.fd_eps),
@@ -198,6 +214,7 @@ def create_fingerprint(
         "input_spec": spec.to_dict(),
         "output_spec": normalized.output_spec.to_dict(),
         "opset": normalized.opset,
+        CONFIG_KEY: normalized.output_name,
     }
     return write_fingerprint(
         output,

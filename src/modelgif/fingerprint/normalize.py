@@ -4,15 +4,21 @@
     .onnx (+ external data) ──────────┼─safe_onnx─> canonicalize ─> check ─> NormalizedModel
     onnx.ModelProto ──────────────────┘              │                      {model, digest,
                                                       │                       input_spec,
-    opset -> 20, local functions inlined, names and   │                       output_spec}
-    metadata canonical, shapes inferred  <────────────┘
+    opset -> 20, local functions inlined, one output  │                       output_spec}
+    (model_output.py), names and metadata canonical,  │
+    uint8 input -> float view (input_space.py), fixed │
+    batch -> dynamic (batching.py), shapes inferred <─┘
+
+A training checkpoint (.pt, .pth, .bin, .ckpt, .safetensors, or a pickle or zip under any
+name) is refused before anything reads it (checkpoints.py). onnxruntime's own messages are
+never the whole error: each failure says which file, what failed, and the fix.
 
 Why canonical: the same function saved twice (other node names, other doc strings, other
 producer) must get the same digest, so a fingerprint names a function, not a file; any weight
 change must change it. The digest hashes the deterministic serialization of the canonical
-graph and opsets, never metadata. modelgif's own metadata (the input value range) rides in
-`metadata_props` of the saved file and is stripped again before hashing, so normalizing a
-normalized file is the identity.
+graph and opsets, never metadata. modelgif's own metadata (the input value range and input
+dtype) rides in `metadata_props` of the saved file and is stripped again before hashing, so
+normalizing a normalized file is the identity.
 
 Every normalization is checked numerically: the normalized model in onnxruntime is compared
 with the original (the torch module, or the original ONNX in onnxruntime) and a relative
@@ -24,7 +30,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import tempfile
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,8 +42,23 @@ from onnx import TensorProto, checker, shape_inference, version_converter
 
 from modelgif.digests import sha256_file
 from modelgif.errors import InputError, ModelLoadError
+from modelgif.fingerprint.batching import make_batch_dynamic
+from modelgif.fingerprint.checkpoints import refuse_checkpoint
 from modelgif.fingerprint.export import Exporter, export_torch
+from modelgif.fingerprint.input_space import (
+    DTYPE_KEY,
+    INTEGER_SPACES,
+    float_view,
+    source_dtype,
+    space_range,
+    stored_dtype,
+    to_source_dtype,
+)
+from modelgif.fingerprint.model_output import choose_output, keep_output
+from modelgif.fingerprint.ort_errors import ort_message
+from modelgif.fingerprint.reference import Reference, onnx_reference, run_error
 from modelgif.fingerprint.safe_onnx import Limits, load_onnx_bytes, load_onnx_file
+from modelgif.fingerprint.tensor_spec import TensorSpec
 from modelgif.runtime import make_session
 
 __all__ = [
@@ -57,50 +77,7 @@ OUTPUT_NAME = "output"
 RANGE_KEY = "modelgif.input_range"
 MAX_RELATIVE_ERROR = 1e-4
 CHECK_BATCH = 8
-FLOAT_TYPES = {TensorProto.FLOAT: "float32"}
-
-
-@dataclass(frozen=True)
-class TensorSpec:
-    """Name, shape (None marks the dynamic batch), dtype and, when known, value range."""
-
-    name: str
-    shape: tuple[int | None, ...]
-    dtype: str
-    value_range: tuple[float, float] | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "shape": list(self.shape),
-            "dtype": self.dtype,
-            "value_range": list(self.value_range) if self.value_range else None,
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> TensorSpec:
-        try:
-            shape = tuple(None if d is None else int(d) for d in data["shape"])
-            value_range = data.get("value_range")
-            return cls(
-                name=str(data["name"]),
-                shape=shape,
-                dtype=str(data["dtype"]),
-                value_range=(float(value_range[0]), float(value_range[1]))
-                if value_range
-                else None,
-            )
-        except (KeyError, TypeError, ValueError, IndexError):
-            raise InputError(f"Malformed tensor spec: {data!r}") from None
-
-    def example_batch(self, batch: int, seed: int = 0) -> np.ndarray:
-        """A deterministic batch inside the value range (standard normal if none)."""
-        rng = np.random.default_rng(seed)
-        shape = (batch, *[d for d in self.shape[1:] if d is not None])
-        if self.value_range is None:
-            return rng.standard_normal(shape).astype(np.float32)
-        low, high = self.value_range
-        return rng.uniform(low, high, shape).astype(np.float32)
+INPUT_TYPES = {TensorProto.FLOAT, *(elem for _, elem in INTEGER_SPACES.values())}
 
 
 @dataclass(frozen=True)
@@ -115,6 +92,7 @@ class NormalizedModel:
     source_sha256: str | None = None
     max_abs_diff: float | None = None
     notes: tuple[str, ...] = field(default_factory=tuple)
+    output_name: str | None = None  # the chosen output's name in the original model
 
     def to_bytes(self) -> bytes:
         """The serialized model with modelgif's metadata (not part of the digest)."""
@@ -137,6 +115,7 @@ class NormalizedModel:
             "source_sha256": self.source_sha256,
             "max_abs_diff": self.max_abs_diff,
             "notes": list(self.notes),
+            "output_name": self.output_name,
         }
 
 
@@ -148,19 +127,28 @@ def normalize(
     input_range: tuple[float, float] | None = None,
     limits: Limits | None = None,
     check: bool = True,
+    output: str | None = None,
+    strict_output: bool = True,
 ) -> NormalizedModel:
     """Turn a torch module, an .onnx path, a ModelProto or ONNX bytes into a NormalizedModel.
 
     `input_range` declares the input's value range (used for anchors and checks); a
     normalized file remembers it. `check` compares the result with the original numerically.
+    `output` names the output the field is taken of (default: the first); without
+    `strict_output` a model lacking that name is read at its first output (a suspect).
     """
+    choice = (output, strict_output)
     if isinstance(model, torch.nn.Module):
-        return _normalize_module(model, example_input, exporter, input_range, limits, check)
+        return _normalize_module(model, example_input, exporter, input_range, limits, check,
+                                 choice)
     source_sha256: str | None = None
+    name = "model"
     if isinstance(model, str | Path):
         path = Path(model)
+        refuse_checkpoint(path)
         original = load_onnx_file(path, limits)
         source_sha256 = sha256_file(path)
+        name = path.name
     elif isinstance(model, bytes):
         original = load_onnx_bytes(model, limits=limits)
         source_sha256 = hashlib.sha256(model).hexdigest()
@@ -170,8 +158,7 @@ def normalize(
         raise InputError(f"Cannot normalize a {type(model).__name__}; give a path, bytes, "
                          "an onnx.ModelProto or a torch.nn.Module with an example input.")
     declared = input_range or _stored_range(original)
-    reference = _onnx_reference(original) if check else None
-    return _finish(original, declared, reference, source_sha256)
+    return _finish(original, declared, check, None, source_sha256, name, choice)
 
 
 def load_normalized(path: str | Path, limits: Limits | None = None) -> NormalizedModel:
@@ -186,6 +173,7 @@ def _normalize_module(
     input_range: tuple[float, float] | None,
     limits: Limits | None,
     check: bool,
+    choice: tuple[str | None, bool],
 ) -> NormalizedModel:
     if example_input is None:
         raise InputError("Normalizing a torch module needs an example input (any batch size).")
@@ -196,47 +184,79 @@ def _normalize_module(
     def reference(batch: np.ndarray) -> np.ndarray:
         module.eval()
         with torch.no_grad():
-            output = module(torch.from_numpy(batch))
+            output = module(torch.from_numpy(to_source_dtype(batch, dtype)))
+        if isinstance(output, tuple | list):  # several outputs: the chosen one
+            output = output[names.index(chosen)]
         return np.asarray(output.detach().cpu().numpy(), dtype=np.float32)
 
-    return _finish(original, input_range, reference if check else None, None)
+    dtype = source_dtype(original)
+    names = [o.name for o in original.graph.output]
+    chosen = choose_output(original, *choice)
+    return _finish(original, input_range, check, reference, None, "model", choice)
 
 
 def _finish(
     original: onnx.ModelProto,
     input_range: tuple[float, float] | None,
-    reference: Callable[[np.ndarray], np.ndarray] | None,
+    check: bool,
+    reference: Reference | None,
     source_sha256: str | None,
+    name: str,
+    choice: tuple[str | None, bool],
 ) -> NormalizedModel:
-    canonical, notes = _canonicalize(original)
-    input_spec = _input_spec(canonical, input_range)
+    output_name = choose_output(original, *choice)
+    dtype = source_dtype(original)
+    dtype = stored_dtype(original) if dtype == "float32" else dtype  # a normalized file
+    input_range = input_range or space_range(dtype)
+    canonical, notes = _canonicalize(original, output_name, input_range, dtype, name)
+    input_spec = _input_spec(canonical, input_range, dtype)
     output_spec = _output_spec(canonical)
     digest = "sha256:" + hashlib.sha256(canonical.SerializeToString(deterministic=True)).hexdigest()
     if input_range is not None:
         _set_metadata(canonical, RANGE_KEY, f"{input_range[0]!r},{input_range[1]!r}")
+    if dtype != "float32":
+        _set_metadata(canonical, DTYPE_KEY, dtype)
     opset = next(o.version for o in canonical.opset_import if o.domain in ("", "ai.onnx"))
-    normalized = NormalizedModel(canonical, digest, input_spec, output_spec, opset,
-                                 source_sha256, None, tuple(notes))
-    if reference is None:
-        return normalized
-    diff = _compare(normalized, reference)
+    diff = None
+    if check:
+        normalized = NormalizedModel(canonical, digest, input_spec, output_spec, opset)
+        diff = _compare(normalized, reference or onnx_reference(original, output_name, name),
+                        name)
     return NormalizedModel(canonical, digest, input_spec, output_spec, opset,
-                           source_sha256, diff, tuple(notes))
+                           source_sha256, diff, tuple(notes), output_name)
 
 
-def _canonicalize(original: onnx.ModelProto) -> tuple[onnx.ModelProto, list[str]]:
-    """Inline functions, convert the opset, strip metadata, rename canonically, infer shapes."""
+def _canonicalize(
+    original: onnx.ModelProto,
+    output_name: str,
+    input_range: tuple[float, float] | None,
+    dtype: str,
+    name: str,
+) -> tuple[onnx.ModelProto, list[str]]:
+    """Inline functions, keep one output, convert the opset, strip metadata, rename
+    canonically, take the float view, make the batch dynamic, infer shapes."""
     notes: list[str] = []
     model = onnx.ModelProto()
     model.CopyFrom(original)
     if len(model.functions) > 0:
         model = onnx.inliner.inline_local_functions(model)
     _check_io(model)
+    if len(model.graph.output) > 1:
+        keep_output(model, output_name)
+        notes.append(f"field taken of output '{output_name}'")
     _drop_initializer_inputs(model)
     _strip_metadata(model)
     model = _convert_opset(model, notes)
     _rename(model)
-    del model.graph.value_info[:]
+    float_view(model)
+    _clear_value_info(model.graph)
+    shape = tuple(int(d.dim_value) for d in model.graph.input[0].type.tensor_type.shape.dim)
+    spec = TensorSpec(INPUT_NAME, (None, *shape[1:]), dtype, input_range)
+    plan = make_batch_dynamic(model, spec.example_batch, name)
+    model = plan.model
+    if plan.note:
+        notes.append(plan.note)
+        log.info("%s: %s", name, plan.note)
     try:
         model = shape_inference.infer_shapes(model, strict_mode=True, data_prop=True)
         checker.check_model(model, full_check=True)
@@ -256,11 +276,11 @@ def _check_io(model: onnx.ModelProto) -> None:
             "(declare an input space by wrapping the model)"
         )
     tensor_type = inputs[0].type.tensor_type
-    if tensor_type.elem_type not in FLOAT_TYPES:
+    if tensor_type.elem_type not in INPUT_TYPES:
         kind = TensorProto.DataType.Name(tensor_type.elem_type).lower()
         raise ModelLoadError(
-            f"input '{inputs[0].name}' is {kind}; modelgif needs a float input "
-            "(integer inputs have no declared input space to take gradients in)"
+            f"input '{inputs[0].name}' is {kind}; modelgif needs a float32 or uint8 input "
+            "(other types have no declared input space to take gradients in)"
         )
     if not tensor_type.HasField("shape") or len(tensor_type.shape.dim) == 0:
         raise ModelLoadError(f"input '{inputs[0].name}' has no declared shape")
@@ -344,17 +364,26 @@ def _rename(model: onnx.ModelProto) -> None:
     graph.initializer.extend(ordered)
     for value in [*graph.input, *graph.output]:
         value.name = mapping[value.name]
-    graph.input[0].type.tensor_type.shape.dim[0].Clear()
-    graph.input[0].type.tensor_type.shape.dim[0].dim_param = "batch"
 
 
-def _input_spec(model: onnx.ModelProto, value_range: tuple[float, float] | None) -> TensorSpec:
+def _clear_value_info(graph: onnx.GraphProto) -> None:
+    """Drop inferred shapes, in subgraphs too (a per-sample Scan body), to re-infer them."""
+    del graph.value_info[:]
+    for node in graph.node:
+        for attribute in node.attribute:
+            if attribute.HasField("g"):
+                _clear_value_info(attribute.g)
+
+
+def _input_spec(
+    model: onnx.ModelProto, value_range: tuple[float, float] | None, dtype: str
+) -> TensorSpec:
     value = model.graph.input[0]
     dims = value.type.tensor_type.shape.dim
     shape = (None, *[int(d.dim_value) for d in dims[1:]])
     if value_range is not None and not value_range[0] < value_range[1]:
         raise InputError(f"The input range must be (low, high) with low < high. Got {value_range}.")
-    return TensorSpec(value.name, shape, FLOAT_TYPES[value.type.tensor_type.elem_type], value_range)
+    return TensorSpec(value.name, shape, dtype, value_range)
 
 
 def _output_spec(model: onnx.ModelProto) -> TensorSpec:
@@ -383,29 +412,18 @@ def _set_metadata(model: onnx.ModelProto, key: str, value: str) -> None:
     entry.value = value
 
 
-def _onnx_reference(original: onnx.ModelProto) -> Callable[[np.ndarray], np.ndarray]:
-    """The original ONNX in onnxruntime, to check normalization preserved the function."""
-    try:
-        session = make_session(original.SerializeToString())
-    except Exception as error:  # onnxruntime raises its own exception types
-        raise ModelLoadError(f"onnxruntime cannot load the model: {_first_line(error)}") from None
-    name = session.get_inputs()[0].name
-
-    def reference(batch: np.ndarray) -> np.ndarray:
-        return np.asarray(session.run(None, {name: batch})[0])
-
-    return reference
-
-
-def _compare(normalized: NormalizedModel, reference: Callable[[np.ndarray], np.ndarray]) -> float:
+def _compare(normalized: NormalizedModel, reference: Reference, name: str) -> float:
     """Max abs difference on a deterministic batch; an error past 1e-4 relative."""
     batch = normalized.input_spec.example_batch(CHECK_BATCH)
     try:
         session = make_session(normalized.to_bytes())
+    except Exception as error:  # onnxruntime raises its own exception types
+        raise ModelLoadError(f"{name}: onnxruntime cannot load the normalized model "
+                             f"({ort_message(error)})") from None
+    try:
         ours = np.asarray(session.run(None, {INPUT_NAME: batch})[0])
     except Exception as error:  # onnxruntime raises its own exception types
-        raise ModelLoadError(f"onnxruntime cannot run the normalized model: "
-                             f"{_first_line(error)}") from None
+        raise run_error(session, INPUT_NAME, batch, error, name) from None
     theirs = reference(batch)
     if ours.shape != theirs.shape:
         raise ModelLoadError(f"normalized output shape {ours.shape} differs from {theirs.shape}")

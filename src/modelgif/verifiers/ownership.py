@@ -30,6 +30,8 @@ from modelgif.errors import InputError
 from modelgif.fingerprint.backends.blackbox import BlackBoxBackend, default_eps
 from modelgif.fingerprint.create import FingerprintSecrets, input_scale, is_quantized
 from modelgif.fingerprint.field import FieldConfig, Progress, compute_field, field_cosines
+from modelgif.fingerprint.input_space import quantum
+from modelgif.fingerprint.model_output import recorded_output
 from modelgif.fingerprint.normalize import NormalizedModel, normalize
 from modelgif.fingerprint.record import Fingerprint
 from modelgif.verifiers.calibration import Calibration, fit_calibration
@@ -66,9 +68,11 @@ class Comparison:
     digest: str  # the suspect's normalized digest, or "callable"
 
 
-def _suspect_model(suspect: Suspect) -> NormalizedModel | Callable[[np.ndarray], np.ndarray]:
-    if isinstance(suspect, str | Path):
-        return normalize(Path(suspect))
+def _suspect_model(
+    suspect: Suspect, output: str | None
+) -> NormalizedModel | Callable[[np.ndarray], np.ndarray]:
+    if isinstance(suspect, str | Path):  # read at the output of the same role (model_output.py)
+        return normalize(Path(suspect), output=output, strict_output=False)
     return suspect
 
 
@@ -80,10 +84,11 @@ def compare_suspect(
     progress: Progress | None = None,
 ) -> Comparison:
     """Recompute the suspect's field with the fingerprint's settings and compare sketches."""
-    model = _suspect_model(suspect)
+    model = _suspect_model(suspect, recorded_output(fingerprint.config))
     config = FieldConfig.from_dict(dict(fingerprint.config["field"]["config"]))
     anchors = secrets.anchors
     fine_eps = config.fd_eps or default_eps(input_scale(anchors), quantized=False)
+    fine_eps = max(fine_eps, quantum(str(fingerprint.config["input_spec"]["dtype"])) or 0.0)
     digest = model.digest if isinstance(model, NormalizedModel) else "callable"
     if isinstance(model, NormalizedModel):
         expected = tuple(fingerprint.config["input_spec"]["shape"][1:])
@@ -146,7 +151,9 @@ def calibrate(
     progress: Callable[[int, int], None] | None = None,
 ) -> dict[str, Calibration]:
     """Fit a null for each owner sketch from independent negative models."""
-    models = [n if isinstance(n, NormalizedModel) else normalize(Path(n)) for n in negatives]
+    output = recorded_output(fingerprint.config)
+    models = [n if isinstance(n, NormalizedModel)
+              else normalize(Path(n), output=output, strict_output=False) for n in negatives]
     digests = [m.digest for m in models]
     if len(set(digests)) != len(digests):
         raise InputError("Two calibration negatives compute the same function (same digest).")
