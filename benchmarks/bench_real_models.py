@@ -19,7 +19,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from modelgif.fingerprint.keys import generate_key
+from modelgif.crypto.keys import generate_key
 
 from modelgif.fingerprint.create import (
     OWNERSHIP_ANCHORS,

@@ -8,7 +8,7 @@ import numpy as np
 import onnx
 import pytest
 import torch
-from modelgif.fingerprint.keys import generate_key
+from modelgif.crypto.keys import generate_key
 from onnx import TensorProto, helper
 from tests.fingerprint.shipped_models import PixelsCNN, default_export, seeded
 

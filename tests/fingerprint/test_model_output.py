@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from modelgif.fingerprint.keys import generate_key
+from modelgif.crypto.keys import generate_key
 from tests.fingerprint.shipped_models import TwoHeads, default_export, seeded
 
 from modelgif.errors import ModelLoadError

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from modelgif.fingerprint.keys import generate_key
+from modelgif.crypto.keys import generate_key
 
 from modelgif.fingerprint.create import (
     OWNERSHIP_ANCHORS,
