@@ -20,7 +20,6 @@ from dataclasses import replace
 from pathlib import Path
 
 from modelgif.crypto.keys import generate_key
-
 from modelgif.fingerprint.create import (
     OWNERSHIP_ANCHORS,
     OWNERSHIP_FIELD,

@@ -8,10 +8,10 @@ import numpy as np
 import onnx
 import pytest
 import torch
-from modelgif.crypto.keys import generate_key
 from onnx import TensorProto, helper
 from tests.fingerprint.shipped_models import PixelsCNN, default_export, seeded
 
+from modelgif.crypto.keys import generate_key
 from modelgif.errors import ModelLoadError
 from modelgif.fingerprint.create import create_fingerprint, open_secrets
 from modelgif.fingerprint.field import FieldConfig

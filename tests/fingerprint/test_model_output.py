@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from modelgif.crypto.keys import generate_key
 from tests.fingerprint.shipped_models import TwoHeads, default_export, seeded
 
+from modelgif.crypto.keys import generate_key
 from modelgif.errors import ModelLoadError
 from modelgif.fingerprint.anchors import AnchorConfig
 from modelgif.fingerprint.create import create_fingerprint, open_secrets

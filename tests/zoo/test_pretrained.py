@@ -7,8 +7,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from modelgif.crypto.keys import generate_key
 
+from modelgif.crypto.keys import generate_key
 from modelgif.fingerprint.create import (
     OWNERSHIP_ANCHORS,
     OWNERSHIP_FIELD,
