@@ -46,7 +46,7 @@ import numpy as np
 import onnx
 import torch
 
-from modelgif.digests import sha256_file
+from modelgif.digests import external_data_digests, sha256_file
 from modelgif.errors import InputError
 from modelgif.fingerprint.anchors import AnchorConfig, derive_anchors
 from modelgif.fingerprint.backends.blackbox import (
@@ -155,6 +155,7 @@ def create_fingerprint(
     overwrite: bool = False,
 ) -> Fingerprint:
     """Normalize `model`, derive secret anchors, compute both sketches, sign and write."""
+    data_files: tuple[tuple[str, str], ...] = ()
     if isinstance(model, NormalizedModel):
         normalized, name = model, "model.onnx"
         original_sha256 = model.source_sha256 or model.digest.split(":", 1)[1]
@@ -162,6 +163,7 @@ def create_fingerprint(
         normalized = normalize(model, example_input, input_range=input_range)
         if isinstance(model, str | Path):
             name, original_sha256 = Path(model).name, sha256_file(Path(model))
+            data_files = tuple(external_data_digests(model))
         else:
             name = f"{type(model).__name__}.onnx"
             original_sha256 = normalized.digest.split(":", 1)[1]
@@ -209,6 +211,7 @@ def create_fingerprint(
         fingerprint_id=fingerprint_id,
         created_at=created_at,
         overwrite=overwrite,
+        data_files=data_files,
     )
 
 
