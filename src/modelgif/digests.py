@@ -11,7 +11,7 @@ import hashlib
 import re
 from pathlib import Path
 
-__all__ = ["SHA256_HEX", "is_sha256", "external_data_digests", "sha256_file"]
+__all__ = ["SHA256_HEX", "external_data_digests", "is_sha256", "sha256_file"]
 
 SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 """A sha256 as modelgif writes it: 64 lowercase hex digits, nothing else (use fullmatch)."""

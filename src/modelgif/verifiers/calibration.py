@@ -58,8 +58,8 @@ from modelgif.verifiers.statistics import (
 __all__ = [
     "LOG_METHOD",
     "METHOD",
-    "P_VALUE_METHODS",
     "MIN_NULL_MODELS",
+    "P_VALUE_METHODS",
     "STATISTICS",
     "Calibration",
     "fit_calibration",
