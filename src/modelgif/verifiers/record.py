@@ -97,17 +97,17 @@ def file_entry(role: str, path: str | Path, digest: str | None = None,
                opset: int | None = None) -> dict[str, Any]:
     """One row of the evidence table: role, file name, sha256 (+ normalized digest, opset).
 
-    A model (given with its digest) also lists the external-data files beside it that its
-    weights are read from, so the evidence covers every byte of it.
+    An ONNX model (given with its opset) also lists the external-data files beside it that
+    its weights are read from, so the evidence covers every byte of it.
     """
     entry: dict[str, Any] = {"role": role, "name": Path(path).name, "sha256": sha256_file(path)}
     if digest is not None:
         entry["digest"] = digest
+    if opset is not None:
+        entry["opset"] = opset
         data = external_data_digests(path)
         if data:
             entry["external_data"] = [{"name": n, "sha256": s} for n, s in data]
-    if opset is not None:
-        entry["opset"] = opset
     return entry
 
 
