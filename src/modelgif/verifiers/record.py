@@ -269,8 +269,9 @@ def _check_ownership(record: dict[str, Any], name: str) -> None:
     if calibration.anchor_commitment != commitment:
         raise _fail(name, "the calibration was fitted at other anchors than the verdict's")
     statistic, p_value = verdict.get("statistic"), verdict.get("p_value")
-    if not isinstance(statistic, int | float) or isinstance(statistic, bool):
-        raise _fail(name, "a calibrated verdict needs its statistic")
+    if not all(isinstance(v, int | float) and not isinstance(v, bool)
+               for v in (statistic, p_value)):
+        raise _fail(name, "a calibrated verdict needs its statistic and p-value")
     derived = statistic > calibration.threshold and p_value < calibration.target_fpr
     if (verdict["decision"] == "derived") != derived:
         raise _fail(name, f"decision {verdict['decision']!r} does not follow from T = "
