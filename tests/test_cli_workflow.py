@@ -9,6 +9,8 @@ import numpy as np
 import pytest
 
 from modelgif.cli import main
+from modelgif.crypto.keys import load_private_key
+from modelgif.verifiers.record import load_record, write_record
 from workflow import Scenario, build_scenario
 
 
@@ -43,6 +45,10 @@ def test_owner_workflow(scenario: Scenario, capsys: pytest.CaptureFixture[str]) 
                        "-o", folder / "independent.json")
     record = json.loads(out)  # stdout is pure JSON
     assert code == 0 and record["verdict"]["decision"] != "derived"
+    assert record["command"] == (
+        f"modelgif verify {mgf} {scenario.independent} --key {key} --calibration {cal} "
+        f"--fail-on derived --json -o {folder / 'independent.json'}")  # main's argv
+    assert record["verdict"]["p_value_method"].endswith("log-agreement statistics")
     assert {i["role"] for i in record["inputs"]} == {"fingerprint", "suspect", "calibration"}
     code, _, _ = run(capsys, "report", folder / "tuned.json", folder / "independent.json",
                      "--key", key, "-o", folder / "report")
@@ -121,10 +127,10 @@ def test_third_party_recomputes_the_numbers_with_a_reveal(
     code, out, err = run(capsys, "report", "verify", honest, *recheck)
     rows = json.loads(out)["recomputed"]
     assert code == 0 and len(rows) == 1 and rows[0]["match"], out + err
-    record = json.loads(verdict.read_text())
-    record["verdict"]["statistic"] += 5.0  # a signed report with a doctored number
-    verdict.write_text(json.dumps(record))
-    run(capsys, "report", verdict, "--key", key, "-o", doctored)
+    record = load_record(verdict, load_private_key(key).public_key())
+    record["verdict"]["statistic"] += 5.0  # the owner signs a doctored number
+    write_record(verdict, record, load_private_key(key), force=True)
+    assert run(capsys, "report", verdict, "--key", key, "-o", doctored)[0] == 0
     code, _, err = run(capsys, "report", "verify", doctored, *recheck)
     assert code == 2 and "do not match" in err
 

@@ -93,7 +93,8 @@ def run_demo(folder: Path, step: Step = lambda _: None, zoo: Zoo | None = None) 
     fitted = calibrate(fingerprint, secrets, [zoo.path(m) for m in negatives],
                        target_fpr=DEMO_FPR)
     calibration_path = folder / "calibration.json"
-    save_calibration(calibration_path, fingerprint, fitted, [m.id for m in negatives])
+    save_calibration(calibration_path, fingerprint, fitted, [m.id for m in negatives], key,
+                     force=True)
 
     verdicts: dict[str, tuple[Path, str]] = {}
     suspects = [_pick(zoo, source, c) for c in SUSPECT_CATEGORIES] + [held_out]
@@ -106,7 +107,7 @@ def run_demo(folder: Path, step: Step = lambda _: None, zoo: Zoo | None = None) 
                                   comparison, keyid(key), f"modelgif verify owner.mgf "
                                   f"{path.name} --key owner.key --calibration calibration.json",
                                   calibration_path, fitted)
-        out = write_record(folder / f"verdict-{suspect.category}.json", record)
+        out = write_record(folder / f"verdict-{suspect.category}.json", record, key, force=True)
         verdicts[f"{suspect.id} ({suspect.category})"] = (out, verdict.decision)
 
     verdicts.update(_unlearning(folder, zoo, source, key, step))
@@ -116,7 +117,7 @@ def run_demo(folder: Path, step: Step = lambda _: None, zoo: Zoo | None = None) 
                           scope=f"Suspects derived (or not) from {source.id}, calibrated "
                           f"on {len(negatives)} independent models at a {DEMO_FPR:.0%} target "
                           f"false-positive rate, and two claims that class "
-                          f"{FORGOTTEN_CLASS} was unlearned.")
+                          f"{FORGOTTEN_CLASS} was unlearned.", force=True)
     return DemoResult(folder, fingerprint_path, calibration_path, verdicts, report)
 
 
@@ -167,6 +168,7 @@ def _unlearning(folder: Path, zoo: Zoo, source: ModelRecord, key: PrivateKey,
             f"modelgif audit-unlearning --original original.onnx --unlearned "
             f"claimed-{method}.onnx --forget forget.npy --retain retain.npy --reference "
             f"reference-*.onnx --key owner.key")
-        out = write_record(folder / f"verdict-unlearning-{method}.json", record)
+        out = write_record(folder / f"verdict-unlearning-{method}.json", record, key,
+                           force=True)
         results[f"unlearning claim ({method})"] = (out, verdict.decision)
     return results

@@ -1,11 +1,20 @@
-"""sha256 of files, read in blocks: the one place evidence hashes are computed."""
+"""sha256 of files, read in blocks: the one place evidence hashes are computed and checked.
+
+A model is more than its graph file: weights may live in external-data files beside it
+(`model.onnx.data`). `external_data_digests` hashes those files, so
+evidence tables and fingerprint subjects cover every byte.
+"""
 
 from __future__ import annotations
 
 import hashlib
+import re
 from pathlib import Path
 
-__all__ = ["sha256_file"]
+__all__ = ["SHA256_HEX", "external_data_digests", "is_sha256", "sha256_file"]
+
+SHA256_HEX = re.compile(r"[0-9a-f]{64}")
+"""A sha256 as modelgif writes it: 64 lowercase hex digits, nothing else (use fullmatch)."""
 
 
 def sha256_file(path: str | Path) -> str:
@@ -15,3 +24,20 @@ def sha256_file(path: str | Path) -> str:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def is_sha256(value: object) -> bool:
+    """True for a str of exactly 64 lowercase hex digits."""
+    return isinstance(value, str) and SHA256_HEX.fullmatch(value) is not None
+
+
+def external_data_digests(path: str | Path) -> list[tuple[str, str]]:
+    """(name, sha256) of an ONNX model's external-data files, by location beside the model.
+
+    Empty for a self-contained model. Locations escaping the model's folder are refused
+    (ModelLoadError), as on loading.
+    """
+    from modelgif.fingerprint.safe_onnx import external_data_files
+
+    folder = Path(path).parent
+    return [(name, sha256_file(folder / name)) for name in external_data_files(path)]

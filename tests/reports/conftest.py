@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
@@ -11,12 +10,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from modelgif.crypto.keys import generate_key
+from modelgif.crypto.keys import PrivateKey, generate_key
 from modelgif.verifiers.calibration import fit_calibration
-from modelgif.verifiers.record import make_record
+from modelgif.verifiers.record import make_record, write_record
 from modelgif.verifiers.verdict import compute_verdict
 
 N_ANCHORS, N_STEPS, N_NULL = 32, 4, 20
+COMMITMENT = "cd" * 32
 
 
 def simulated_cosines(rng: np.random.Generator, shift: float) -> np.ndarray:
@@ -25,39 +25,40 @@ def simulated_cosines(rng: np.random.Generator, shift: float) -> np.ndarray:
     return np.clip(profile + shift + 0.03 * rng.standard_normal((N_ANCHORS, N_STEPS)), -1, 1)
 
 
-def write_record(folder: Path, name: str, shift: float, seed: int) -> Path:
-    """A verdict record from simulated fields, scored with the real calibration code."""
+def write_verdict(folder: Path, name: str, shift: float, seed: int, key: PrivateKey) -> Path:
+    """A signed verdict record from simulated fields, scored with the real calibration code."""
     rng = np.random.default_rng(seed)
     null = np.stack([simulated_cosines(rng, 0.0) for _ in range(N_NULL)])
     calibration = fit_calibration(null, [f"sha256:{i:064x}" for i in range(N_NULL)],
-                                  target_fpr=0.01, n_bootstrap=200)
+                                  target_fpr=0.01, n_bootstrap=200, anchor_commitment=COMMITMENT)
     suspect = folder / f"{name}.onnx"
     suspect.write_bytes(rng.bytes(256))
     verdict = compute_verdict(simulated_cosines(rng, shift), calibration,
-                              compared={"suspect": f"sha256:{1000 + seed:064x}"})
+                              compared={"owner": f"sha256:{9999:064x}",
+                                        "suspect": f"sha256:{1000 + seed:064x}",
+                                        "fingerprint_commitment": COMMITMENT})
     record = make_record(
         "ownership", verdict.to_dict(),
         [{"role": "suspect", "name": suspect.name, "sha256": "ab" * 32,
           "digest": f"sha256:{1000 + seed:064x}", "opset": 20}],
-        {"anchors": N_ANCHORS, "steps": N_STEPS, "anchor_commitment": "cd" * 32},
+        {"anchors": N_ANCHORS, "steps": N_STEPS, "anchor_commitment": COMMITMENT,
+         "fingerprint_id": "0f" * 16},
         [{"at": "2026-11-25T10:00:00Z", "event": "fingerprint made", "by": "ef" * 32}],
         f"modelgif verify owner.mgf {suspect.name} --key owner.key --json",
         calibration=calibration.to_dict(),
     )
-    path = folder / f"{name}.verdict.json"
-    path.write_text(json.dumps(record))
-    return path
-
-
-@pytest.fixture()
-def verdict_files(tmp_path: Path) -> list[Path]:
-    return [write_record(tmp_path, "fine-tune", 0.15, 1),
-            write_record(tmp_path, "independent", -0.02, 2)]
+    return write_record(folder / f"{name}.verdict.json", record, key)
 
 
 @pytest.fixture(scope="session")
 def owner_key():  # type: ignore[no-untyped-def]
     return generate_key("ed25519")
+
+
+@pytest.fixture()
+def verdict_files(tmp_path: Path, owner_key: PrivateKey) -> list[Path]:
+    return [write_verdict(tmp_path, "fine-tune", 0.15, 1, owner_key),
+            write_verdict(tmp_path, "independent", -0.02, 2, owner_key)]
 
 
 def _install_chromium() -> None:

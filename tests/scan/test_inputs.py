@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from modelgif.crypto.keys import generate_key
 from modelgif.errors import InputError
 from modelgif.scan import list_suspects, read_scan, summarize
 from modelgif.scan.records import expand_scan_files, is_scan_file
@@ -91,6 +92,7 @@ def test_foreign_damaged_and_mismatched_files_are_refused(tmp_path: Path) -> Non
         with pytest.raises(InputError):
             read_scan(bad)
     assert not is_scan_file(verdict) and is_scan_file(path)
-    assert expand_scan_files([verdict], tmp_path / "out") == [verdict]  # verdicts pass through
+    # verdicts pass through
+    assert expand_scan_files([verdict], tmp_path / "out", generate_key()) == [verdict]
     with pytest.raises(InputError, match="no derived pair"):
-        expand_scan_files([path], tmp_path / "out")
+        expand_scan_files([path], tmp_path / "out", generate_key())

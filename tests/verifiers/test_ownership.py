@@ -101,12 +101,13 @@ def test_calibration_file_is_bound_to_its_fingerprint(scenario: Scenario, owner,
     fitted = calibrate(fingerprint, open_secrets(fingerprint, key), scenario.negatives[:5],
                        sketches=("sketch",))
     path = tmp_path / "cal.json"
-    save_calibration(path, fingerprint, fitted, [p.name for p in scenario.negatives[:5]])
-    assert load_calibration(path, fingerprint)["sketch"].threshold == fitted["sketch"].threshold
+    save_calibration(path, fingerprint, fitted, [p.name for p in scenario.negatives[:5]], key)
+    loaded = load_calibration(path, fingerprint, key.public_key())
+    assert loaded["sketch"].threshold == fitted["sketch"].threshold
     other_path = tmp_path / "other.mgf"
     create_fingerprint(scenario.owner, key, other_path, **FAST)  # type: ignore[arg-type]
     with pytest.raises(InputError, match="another fingerprint"):
-        load_calibration(path, load_fingerprint(other_path, key.public_key()))
+        load_calibration(path, load_fingerprint(other_path, key.public_key()), key.public_key())
 
 
 def test_a_calibration_negative_cannot_be_a_suspect(scenario: Scenario, owner) -> None:  # type: ignore[no-untyped-def]

@@ -464,7 +464,7 @@ def counts_markdown(
 def register_cli(sub: Any) -> None:
     """`modelgif bench ip --zoo DIR [--out DIR] [--json]`."""
     parser = sub.add_parser(
-        "ip", help="ownership benchmark: AUC and TPR at 1 % FPR per attack category",
+        "ip", help="ownership benchmark: AUC and TPR at 1 %% FPR per attack category",
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--zoo", type=Path, required=True, help="a built zoo (modelgif zoo build)")
     parser.add_argument("--out", type=Path, default=Path("bench-ip"),

@@ -8,7 +8,9 @@ new command is one new file. Conventions (see README):
 - exit 0: done; 1: a finding the user asked to fail on (`--fail-on`); 2: error or unusable
   input, reported as ONE line on stderr, never a traceback;
 - `--json` makes stdout pure JSON; human text, logs and progress bars go to stderr;
-- `--log-level` or MODELGIF_LOG_LEVEL sets the logging level.
+- `--log-level` or MODELGIF_LOG_LEVEL sets the logging level;
+- every command that writes checks its outputs before any work and replaces nothing without
+  `--force` (modelgif.atomic_write); a closed stdout (`| head`) ends quietly with 141.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ __all__ = ["build_parser", "main"]
 EXIT_OK = 0
 EXIT_FINDING = 1
 EXIT_ERROR = 2
+EXIT_BROKEN_PIPE = 128 + 13  # the shell's code for a process ended by SIGPIPE
 
 DESCRIPTION = """\
 modelgif: forensics for neural networks with ModelGiF gradient fields.
@@ -73,16 +76,34 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script; returns the process exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # what signed records repeat
     logging.basicConfig(level=args.log_level, format="%(levelname)s %(name)s: %(message)s")
     if args.command is None:
         parser.print_help(sys.stderr)
         return EXIT_ERROR
     try:
         code: int = args.func(args)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        _silence_stdout()
+        return EXIT_BROKEN_PIPE
     except ModelgifError as error:
         print(f"modelgif: error: {error}", file=sys.stderr)
+        return EXIT_ERROR
+    except OSError as error:  # disk full, permission denied, a vanished file...
+        where = f": {error.filename}" if error.filename else ""
+        print(f"modelgif: error: {error.strerror or error}{where}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
         print("modelgif: interrupted", file=sys.stderr)
         return 130
     return code
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush raises nothing."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import shlex
-import sys
 from pathlib import Path
 from typing import Any
 
-from modelgif.cli.common import add_key_arguments, owner_key
+from modelgif.atomic_write import check_output
+from modelgif.cli.common import add_force_argument, add_key_arguments, command_line, owner_key
 from modelgif.cli.output import emit
 from modelgif.crypto.keys import keyid
 from modelgif.fingerprint.anchors import load_pool
@@ -52,12 +51,16 @@ def register(sub: Any) -> None:
                         help="rate of wrongly saying 'not forgotten' to an honest unlearner, "
                         "per test (forget data; retained data when --retain): default 0.01")
     parser.add_argument("--fail-on", choices=["not-forgotten"])
-    parser.add_argument("-o", "--output", type=Path, metavar="VERDICT.json")
+    parser.add_argument("-o", "--output", type=Path, metavar="VERDICT.json",
+                        help="also write the verdict record, signed with --key")
+    add_force_argument(parser)
     parser.add_argument("--json", action="store_true", help="print the verdict record as JSON")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.output:
+        check_output(args.output, args.force)
     key = owner_key(args)
     original, claimed = normalize(args.original), normalize(args.unlearned)
     references = [normalize(path) for path in args.reference]
@@ -73,10 +76,9 @@ def run(args: argparse.Namespace) -> int:
     settings = {"anchors": args.anchors_count, "target_fpr": args.target_fpr,
                 "target": "paired classes (the claimed model's top-1)",
                 "references": len(references)}
-    record = unlearning_record(verdict, models, data, settings, keyid(key),
-                               "modelgif " + " ".join(shlex.quote(a) for a in sys.argv[1:]))
+    record = unlearning_record(verdict, models, data, settings, keyid(key), command_line(args))
     if args.output:
-        write_record(args.output, record)
+        write_record(args.output, record, key, args.force)
     lines = [f"{args.unlearned.name}: {verdict.decision.upper()}",
              f"  field similarity to the original on forget data "
              f"{verdict.forget_similarity:.3f}"]

@@ -18,7 +18,7 @@ import modelgif.bench
 EPILOG = """\
 examples:
   modelgif zoo build --out zoo-full --size full     the zoo the benchmarks run on
-  modelgif bench ip --zoo zoo-full --out ip-out      the ownership benchmark (issue 6)
+  modelgif bench ip --zoo zoo-full --out ip-out      the ownership benchmark
   modelgif bench ip --zoo zoo-full --json            the same results as JSON on stdout
 
 exit codes: 0 done, 2 error or unusable input

@@ -6,7 +6,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from modelgif.cli.common import add_key_arguments, owner_key, progress_bar
+from modelgif.atomic_write import check_output
+from modelgif.cli.common import add_force_argument, add_key_arguments, owner_key, progress_bar
 from modelgif.cli.output import emit
 from modelgif.errors import InputError
 from modelgif.fingerprint.create import open_secrets
@@ -39,7 +40,9 @@ def register(sub: Any) -> None:
                         metavar="DIR_OR_FILE", help="independent ONNX models (files or folders)")
     add_key_arguments(parser)
     parser.add_argument("--target-fpr", type=float, default=0.01)
-    parser.add_argument("-o", "--output", type=Path, required=True, metavar="CAL.json")
+    parser.add_argument("-o", "--output", type=Path, required=True, metavar="CAL.json",
+                        help="the calibration to write, signed with --key")
+    add_force_argument(parser)
     parser.add_argument("--model-output", metavar="NAME",
                         help="the negatives' output to compare (default: the one named as in "
                              "the fingerprint, else the first)")
@@ -63,6 +66,7 @@ def negative_files(items: list[Path]) -> list[Path]:
 
 
 def run(args: argparse.Namespace) -> int:
+    check_output(args.output, args.force)
     key = owner_key(args)
     fingerprint = load_fingerprint(args.fingerprint, key.public_key())
     secrets = open_secrets(fingerprint, key)
@@ -72,7 +76,8 @@ def run(args: argparse.Namespace) -> int:
                  for f in files]
     with progress_bar("negatives", enabled=not args.json) as progress:
         fitted = calibrate(fingerprint, secrets, negatives, args.target_fpr, progress=progress)
-    save_calibration(args.output, fingerprint, fitted, [f.name for f in files])
+    save_calibration(args.output, fingerprint, fitted, [f.name for f in files], key,
+                     args.force)
     main = fitted["sketch"]
     summary = {"file": str(args.output), "negatives": len(files),
                **{name: {"threshold": c.threshold, "fpr_bound": c.fpr_bound,

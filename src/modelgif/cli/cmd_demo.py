@@ -8,6 +8,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from modelgif.atomic_write import check_output_folder
+from modelgif.cli.common import add_force_argument
 from modelgif.cli.output import emit
 from modelgif.demo import run_demo
 
@@ -30,11 +32,14 @@ def register(sub: Any) -> None:
     parser.add_argument("--out", type=Path, default=Path("modelgif-demo"),
                         help="folder for keys, fingerprint, verdicts and report "
                         "(default: ./modelgif-demo)")
+    add_force_argument(parser, "demo folder (its files are replaced)")
     parser.add_argument("--json", action="store_true", help="print JSON on stdout")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    if not args.force:
+        check_output_folder(args.out, [])  # an existing, non-empty folder needs --force
     started = time.monotonic()
 
     def step(message: str) -> None:

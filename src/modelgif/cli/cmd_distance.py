@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from modelgif.cli.common import add_key_arguments, owner_key
-from modelgif.cli.output import emit
+from modelgif.cli.output import emit, parse_range
 from modelgif.fingerprint.anchors import AnchorConfig, load_pool
 from modelgif.fingerprint.normalize import normalize
 from modelgif.verifiers.distance import distance_matrix
@@ -31,6 +31,8 @@ def register(sub: Any) -> None:
     add_key_arguments(parser)
     parser.add_argument("--anchors", type=Path, metavar="POOL.npy", help="input pool")
     parser.add_argument("--anchors-count", type=int, default=64)
+    parser.add_argument("--input-range", type=parse_range, metavar="LOW,HIGH",
+                        help="the input's value range, for models that do not declare it")
     parser.add_argument("--json", action="store_true", help="print JSON on stdout")
     parser.set_defaults(func=run)
 
@@ -41,7 +43,8 @@ def run(args: argparse.Namespace) -> int:
     pool = load_pool(args.anchors) if args.anchors else None
     names = [path.name for path in args.models]
     matrix = distance_matrix(models, names, key,
-                             replace(AnchorConfig(), n_anchors=args.anchors_count), pool=pool)
+                             replace(AnchorConfig(), n_anchors=args.anchors_count), pool=pool,
+                             input_range=args.input_range)
     width = max(len(n) for n in names)
     header = " " * width + "  " + "  ".join(f"{n[:8]:>8}" for n in names)
     rows = [f"{n:<{width}}  " + "  ".join(f"{v:8.3f}" for v in row)

@@ -7,7 +7,14 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from modelgif.cli.common import add_key_arguments, load_config, owner_key, progress_bar
+from modelgif.atomic_write import check_output
+from modelgif.cli.common import (
+    add_force_argument,
+    add_key_arguments,
+    load_config,
+    owner_key,
+    progress_bar,
+)
 from modelgif.cli.output import emit, parse_range
 from modelgif.fingerprint.anchors import SOURCES
 from modelgif.fingerprint.create import OWNERSHIP_ANCHORS, OWNERSHIP_FIELD, create_fingerprint
@@ -54,12 +61,13 @@ def register(sub: Any) -> None:
     parser.add_argument("--model-output", metavar="NAME",
                         help="the model output the field is taken of (default: the first); "
                              "recorded, and suspects are read at the output of that name")
-    parser.add_argument("--force", action="store_true", help="overwrite OUTPUT")
+    add_force_argument(parser)
     parser.add_argument("--json", action="store_true", help="print JSON on stdout")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    check_output(args.output, args.force)
     anchors, field = load_config(args.config, OWNERSHIP_ANCHORS, OWNERSHIP_FIELD)
     if args.anchors_count is not None:
         anchors = replace(anchors, n_anchors=args.anchors_count)

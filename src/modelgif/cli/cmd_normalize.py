@@ -6,6 +6,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from modelgif.atomic_write import check_output, write_file
+from modelgif.cli.common import add_force_argument
 from modelgif.cli.output import emit, parse_range
 from modelgif.fingerprint.normalize import normalize
 
@@ -41,13 +43,15 @@ def register(sub: Any) -> None:
     )
     parser.add_argument("--model-output", metavar="NAME",
                         help="keep only this output of the model (default: the first)")
+    add_force_argument(parser)
     parser.add_argument("--json", action="store_true", help="print JSON on stdout")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    check_output(args.output, args.force)
     model = normalize(args.model, input_range=args.input_range, output=args.model_output)
-    model.save(args.output)
+    write_file(args.output, model.to_bytes(), force=args.force)
     summary = {**model.summary(), "output_file": str(args.output)}
     shape = "x".join("N" if d is None else str(d) for d in model.input_spec.shape)
     human = (

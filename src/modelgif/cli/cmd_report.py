@@ -7,18 +7,20 @@ import json
 from pathlib import Path
 from typing import Any
 
-from modelgif.cli.common import add_key_arguments, owner_key
+from modelgif.atomic_write import check_output_folder
+from modelgif.cli.common import add_force_argument, add_key_arguments, owner_key
 from modelgif.cli.output import emit
 from modelgif.crypto.keys import load_public_key
 from modelgif.errors import InputError
 from modelgif.fingerprint.record import read_reveal
-from modelgif.reports.evidence import verify_bundle, write_report
+from modelgif.reports.evidence import BUNDLE_FILES, verify_bundle, write_report
 from modelgif.reports.recheck import recheck_ownership
 from modelgif.scan.records import expand_scan_files
 
 EPILOG = """\
 examples:
   modelgif report fine-tune.json extraction.json --key owner.key -o case-17/
+  modelgif report fine-tune.json --key expert.key --pub owner.pub -o case-17/ --force
   modelgif report verify case-17/ --pub owner.pub
   modelgif report verify case-17/ --pub owner.pub --files suspect.onnx fine-tune.json
   modelgif report verify case-17/ --pub owner.pub --reveal model.reveal \
@@ -26,9 +28,12 @@ examples:
 
 Writes DIR/evidence.json (canonical JSON: the signed source of truth), DIR/evidence.sig.json
 (its DSSE envelope) and DIR/report.html (one offline page rendered from evidence.json: no
-script, no network request). `report verify` checks the signature, that evidence.json is
-exactly what was signed, that report.html is exactly its rendering, and re-hashes any files
-given with --files. Exit 0 when everything verifies, 2 otherwise.
+script, no network request). Every verdict file must be signed (by --key, or by the key
+given with --pub) and well formed; an edited or foreign one is refused. An existing DIR is
+replaced, whole, only with --force. `report verify` checks the signature, that
+evidence.json is exactly what was signed, that report.html is exactly its rendering, and
+re-hashes any files given with --files (and the external-data files of the models among
+them). Exit 0 when everything verifies, 2 otherwise.
 """
 
 
@@ -45,8 +50,10 @@ def register(sub: Any) -> None:
     parser.add_argument("items", nargs="+", metavar="VERDICT.json | verify DIR",
                         help="verdict files; or the word 'verify' and a report folder")
     add_key_arguments(parser, required=False)
-    parser.add_argument("--pub", type=Path, help="the signer's public key (for verify)")
+    parser.add_argument("--pub", type=Path, help="the signer's public key (verify: of the "
+                        "bundle; report: of the verdict files, default the --key's own)")
     parser.add_argument("-o", "--output", type=Path, help="the report folder to write")
+    add_force_argument(parser, "report folder")
     parser.add_argument("--case-id", default="case-1", help="case identifier")
     parser.add_argument("--title", default="modelgif forensic report", help="report title")
     parser.add_argument("--scope", default="Comparison of suspect models with the owner's "
@@ -65,10 +72,13 @@ def run(args: argparse.Namespace) -> int:
         return _verify(args)
     if args.key is None or args.output is None:
         raise InputError("`modelgif report` needs --key (to sign) and -o DIR.")
+    check_output_folder(args.output, list(BUNDLE_FILES), args.force)
     key = owner_key(args)
-    verdicts = expand_scan_files([Path(p) for p in args.items], args.output)  # scan files
+    verdict_key = load_public_key(args.pub) if args.pub else None
+    verdicts = expand_scan_files([Path(p) for p in args.items], args.output, key, args.force)
     bundle = write_report(verdicts, key, args.output,
-                          case_id=args.case_id, title=args.title, scope=args.scope)
+                          case_id=args.case_id, title=args.title, scope=args.scope,
+                          verdict_key=verdict_key, force=args.force)
     paths = {"evidence": str(bundle.evidence), "signature": str(bundle.signature),
              "html": str(bundle.html)}
     emit(paths, args.json, f"report written: {bundle.html}\nevidence:       {bundle.evidence}")

@@ -10,7 +10,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from modelgif.cli.common import PASSPHRASE_ENV, add_key_arguments, owner_key
+from modelgif.atomic_write import check_output
+from modelgif.cli.common import PASSPHRASE_ENV, add_force_argument, add_key_arguments, owner_key
 from modelgif.fingerprint.record import load_fingerprint, write_reveal
 
 __all__ = ["register", "run"]
@@ -39,13 +40,15 @@ def register(subparsers: Any) -> None:
     parser.add_argument("file", metavar="FILE", help="fingerprint file (.mgf)")
     add_key_arguments(parser)
     parser.add_argument("-o", "--out", required=True, metavar="FILE.reveal", help="output")
+    add_force_argument(parser)
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Load the key, verify the fingerprint with it, write the reveal."""
+    check_output(args.out, args.force)
     key = owner_key(args)
     fingerprint = load_fingerprint(args.file, key.public_key())
-    path = write_reveal(fingerprint, key, args.out)
+    path = write_reveal(fingerprint, key, args.out, args.force)
     print(f"wrote {path}: it opens the anchors of fingerprint {fingerprint.fingerprint_id.hex()}")
     return 0

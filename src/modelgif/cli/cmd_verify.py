@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import argparse
-import shlex
-import sys
 from pathlib import Path
 from typing import Any
 
-from modelgif.cli.common import add_key_arguments, owner_key, progress_bar
+from modelgif.atomic_write import check_output
+from modelgif.cli.common import (
+    add_force_argument,
+    add_key_arguments,
+    command_line,
+    owner_key,
+    progress_bar,
+)
 from modelgif.cli.output import emit
 from modelgif.crypto.keys import keyid
 from modelgif.fingerprint.create import open_secrets
@@ -47,30 +52,34 @@ def register(sub: Any) -> None:
     parser.add_argument("--backend", choices=["auto", "exact", "blackbox"], default="auto")
     parser.add_argument("--fail-on", choices=["derived"], help="exit 1 on a derived verdict")
     parser.add_argument("-o", "--output", type=Path, metavar="VERDICT.json",
-                        help="also write the verdict record (input of `modelgif report`)")
+                        help="also write the verdict record, signed with --key (input of "
+                        "`modelgif report`)")
     parser.add_argument("--model-output", metavar="NAME",
                         help="the suspect's output to compare (default: the one named as in "
                              "the fingerprint, else the first)")
+    add_force_argument(parser)
     parser.add_argument("--json", action="store_true", help="print the verdict record as JSON")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.output:
+        check_output(args.output, args.force)
     key = owner_key(args)
     fingerprint = load_fingerprint(args.fingerprint, key.public_key())
     secrets = open_secrets(fingerprint, key)
-    calibrations = (load_calibration(args.calibration, fingerprint)
+    calibrations = (load_calibration(args.calibration, fingerprint, key.public_key())
                     if args.calibration else None)
     wanted = args.model_output or recorded_output(fingerprint.config)
     suspect = normalize(args.suspect, output=wanted, strict_output=args.model_output is not None)
     with progress_bar("suspect field", enabled=not args.json) as progress:
         verdict, comparison = verify_suspect(fingerprint, secrets, suspect, calibrations,
                                              args.backend, progress)
-    command = "modelgif " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     record = ownership_record(args.fingerprint, fingerprint, args.suspect, suspect, verdict,
-                              comparison, keyid(key), command, args.calibration, calibrations)
+                              comparison, keyid(key), command_line(args), args.calibration,
+                              calibrations)
     if args.output:
-        write_record(args.output, record)
+        write_record(args.output, record, key, args.force)
     human = _human(args.suspect.name, verdict.to_dict())
     emit(record, args.json, human)
     return 1 if args.fail_on == "derived" and verdict.decision == "derived" else 0

@@ -47,7 +47,8 @@ def register(sub: Any) -> None:
     build.add_argument("--seed", type=int, default=0, help="the zoo seed (default 0)")
     build.add_argument("--dataset", action="append", choices=DATASETS, dest="datasets",
                        help="only this dataset (repeatable; default: the size's datasets)")
-    build.add_argument("--overwrite", action="store_true", help="replace an existing zoo")
+    build.add_argument("--force", "--overwrite", action="store_true", dest="overwrite",
+                       help="replace an existing zoo")
     build.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1),
                        help="processes that train in parallel (default: min(2, CPUs))")
     build.add_argument("--no-progress", action="store_true", help="no progress bar")

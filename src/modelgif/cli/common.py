@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import getpass
 import os
+import shlex
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -21,7 +22,9 @@ from modelgif.fingerprint.field import FieldConfig
 
 __all__ = [
     "PASSPHRASE_ENV",
+    "add_force_argument",
     "add_key_arguments",
+    "command_line",
     "load_config",
     "owner_key",
     "progress_bar",
@@ -55,6 +58,17 @@ def add_key_arguments(parser: argparse.ArgumentParser, required: bool = True) ->
     parser.add_argument("--passphrase", action="store_true",
                         help=f"the key is encrypted (passphrase from ${PASSPHRASE_ENV}, "
                         "else prompted)")
+
+
+def add_force_argument(parser: argparse.ArgumentParser, what: str = "OUTPUT") -> None:
+    """--force: the one way to replace an existing output (never a key file)."""
+    parser.add_argument("--force", action="store_true",
+                        help=f"replace an existing {what} (atomically; never a key file)")
+
+
+def command_line(args: argparse.Namespace) -> str:
+    """The command that reproduces this run: the argv main() received, shell-quoted."""
+    return "modelgif " + shlex.join(args.argv)
 
 
 def owner_key(args: argparse.Namespace) -> PrivateKey:

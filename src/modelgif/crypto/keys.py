@@ -31,6 +31,7 @@ from typing import Literal, TypeAlias
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
+from modelgif.atomic_write import check_output, write_file
 from modelgif.errors import InputError
 from modelgif.validation import check_choice
 
@@ -127,18 +128,6 @@ def _as_bytes(passphrase: Passphrase) -> bytes | None:
     return raw
 
 
-def _create_exclusive(path: Path, data: bytes, mode: int) -> None:
-    """Create `path` with `mode` atomically (O_EXCL: refuses to overwrite anything)."""
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
-    except FileExistsError:
-        raise InputError(f"{path} already exists; refusing to overwrite a key file.") from None
-    except OSError as error:
-        raise InputError(f"Cannot create {path}: {error.strerror}.") from None
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data)
-
-
 def save_keypair(
     private_key: PrivateKey, out: str | os.PathLike[str], passphrase: Passphrase = None
 ) -> tuple[Path, Path]:
@@ -152,8 +141,9 @@ def save_keypair(
     private_path = base.with_name(base.name + ".key")
     public_path = base.with_name(base.name + ".pub")
     for path in (private_path, public_path):
-        if path.exists():
+        if path.exists() or path.is_symlink():
             raise InputError(f"{path} already exists; refusing to overwrite a key file.")
+        check_output(path)
     encryption: serialization.KeySerializationEncryption = (
         serialization.BestAvailableEncryption(secret)
         if secret is not None
@@ -165,8 +155,8 @@ def save_keypair(
     public_pem = private_key.public_key().public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     )
-    _create_exclusive(private_path, private_pem, 0o600)
-    _create_exclusive(public_path, public_pem, 0o644)
+    write_file(private_path, private_pem, mode=0o600)
+    write_file(public_path, public_pem, mode=0o644)
     return private_path, public_path
 
 

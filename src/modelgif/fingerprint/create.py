@@ -53,7 +53,7 @@ from modelgif.crypto.kdf import (
     sketch_secret,
 )
 from modelgif.crypto.keys import PrivateKey
-from modelgif.digests import sha256_file
+from modelgif.digests import external_data_digests, sha256_file
 from modelgif.errors import InputError
 from modelgif.fingerprint.anchors import AnchorConfig, derive_anchors
 from modelgif.fingerprint.backends.blackbox import (
@@ -169,6 +169,7 @@ def create_fingerprint(
     `output_name` picks the model output the field is taken of (default: the first); it is
     recorded, and suspects are read at the output of that name (else their first).
     """
+    data_files: tuple[tuple[str, str], ...] = ()
     if isinstance(model, NormalizedModel):
         normalized, name = model, "model.onnx"
         original_sha256 = model.source_sha256 or model.digest.split(":", 1)[1]
@@ -177,6 +178,7 @@ def create_fingerprint(
                                output=output_name)
         if isinstance(model, str | Path):
             name, original_sha256 = Path(model).name, sha256_file(Path(model))
+            data_files = tuple(external_data_digests(model))
         else:
             name = f"{type(model).__name__}.onnx"
             original_sha256 = normalized.digest.split(":", 1)[1]
@@ -230,6 +232,7 @@ def create_fingerprint(
         fingerprint_id=fingerprint_id,
         created_at=created_at,
         overwrite=overwrite,
+        data_files=data_files,
     )
 
 

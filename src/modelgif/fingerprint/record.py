@@ -46,6 +46,7 @@ from typing import Any
 
 import numpy as np
 
+from modelgif.atomic_write import write_file
 from modelgif.crypto.kdf import (
     FINGERPRINT_ID_BYTES,
     RandomBytes,
@@ -100,6 +101,7 @@ MAX_FILE_BYTES = 1 << 30
 MAX_HEADER_BYTES = 16 << 20
 MAX_ARRAY_BYTES = 512 << 20
 MAX_ARRAYS = 64
+MAX_SUBJECTS = 2 + 4096  # the models, then their external-data files
 MAX_REVEAL_BYTES = 64 * 1024
 _PREAMBLE = struct.Struct("<8sII")
 _MIN_SEALED = 12 + 16  # nonce + GCM tag
@@ -196,6 +198,12 @@ class Fingerprint:
         """sha256 hex of the original model file."""
         return str(self.statement["subject"][1]["digest"]["sha256"])
 
+    @property
+    def data_files(self) -> tuple[tuple[str, str], ...]:
+        """(name, sha256) of the original model's external-data files, as signed."""
+        return tuple((str(s["name"]), str(s["digest"]["sha256"]))
+                     for s in self.statement["subject"][2:])
+
     def public_metadata(self) -> dict[str, Any]:
         """Everything public about this fingerprint, JSON-ready (never the anchors)."""
         return {
@@ -254,22 +262,6 @@ def _encode_arrays(arrays: Mapping[str, np.ndarray]) -> dict[str, bytes]:
     return encoded
 
 
-def _write_file(path: Path, data: bytes, overwrite: bool) -> None:
-    if overwrite:
-        temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        temporary.write_bytes(data)
-        os.replace(temporary, path)
-        return
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-    except FileExistsError:
-        raise InputError(f"{path} already exists; refusing to overwrite it.") from None
-    except OSError as error:
-        raise InputError(f"Cannot create {path}: {error.strerror}.") from None
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data)
-
-
 def write_fingerprint(
     path: str | os.PathLike[str],
     *,
@@ -285,13 +277,15 @@ def write_fingerprint(
     random_bytes: RandomBytes = os.urandom,
     tools: Mapping[str, str] | None = None,
     overwrite: bool = False,
+    data_files: tuple[tuple[str, str], ...] = (),
 ) -> Fingerprint:
     """Seal `anchors`, sign the statement and write one .mgf file; returns its Fingerprint.
 
     `fingerprint_id` must be the id the anchors were derived with
     (kdf.derive_anchor_secret); a fresh one is drawn when None. `created_at`,
     `random_bytes` and `tools` are injectable for golden files. Refuses to overwrite an
-    existing file unless `overwrite` (then the file is replaced atomically).
+    existing file unless `overwrite` (then the file is replaced atomically). `data_files`
+    are (name, sha256) of the original's external-data files: subjects after the original.
     """
     _check_hex64(model_digest, "model_digest")
     _check_hex64(original_sha256, "original_sha256")
@@ -330,6 +324,8 @@ def write_fingerprint(
     subjects = [
         {"name": MODEL_SUBJECT, "digest": {"sha256": model_digest}},
         {"name": Path(original_name).name, "digest": {"sha256": original_sha256}},
+        *({"name": name, "digest": {"sha256": _check_hex64(sha, "data_files")}}
+          for name, sha in data_files),
     ]
     statement = make_statement(subjects, PREDICATE_TYPE, predicate)
     envelope = sign_statement(statement, private_key)
@@ -346,7 +342,7 @@ def write_fingerprint(
     )
     if len(blob) > MAX_FILE_BYTES or len(header) > MAX_HEADER_BYTES:
         raise InputError(f"The fingerprint would exceed {MAX_FILE_BYTES} bytes.")
-    _write_file(Path(path), blob, overwrite)
+    write_file(path, blob, force=overwrite)
     parsed = _parse(blob)
     return _build(parsed, json.loads(canonical_json(statement)), verified=True)
 
@@ -453,7 +449,7 @@ def _check_predicate(statement: dict[str, Any], signer: str, parsed: _Parsed) ->
         "arrays", "tools",
     }  # fmt: skip
     if (
-        len(subjects) != 2
+        not 2 <= len(subjects) <= MAX_SUBJECTS
         or subjects[0]["name"] != MODEL_SUBJECT
         or not all(
             isinstance(s["digest"], dict)
@@ -536,7 +532,10 @@ def read_fingerprint_unverified(path: str | os.PathLike[str]) -> Fingerprint:
 
 
 def write_reveal(
-    fingerprint: Fingerprint, private_key: PrivateKey, path: str | os.PathLike[str]
+    fingerprint: Fingerprint,
+    private_key: PrivateKey,
+    path: str | os.PathLike[str],
+    force: bool = False,
 ) -> Path:
     """Write a reveal file (JSON, mode 0600) that opens this one fingerprint's anchors.
 
@@ -551,16 +550,7 @@ def write_reveal(
         "commitment": {"sha256": fingerprint.commitment},
         "sealed_sha256": _sha256(fingerprint.sealed_anchors),
     }
-    target = Path(path)
-    try:
-        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        raise InputError(f"{target} already exists; refusing to overwrite it.") from None
-    except OSError as error:
-        raise InputError(f"Cannot create {target}: {error.strerror}.") from None
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(canonical_json(reveal) + b"\n")
-    return target
+    return write_file(path, canonical_json(reveal) + b"\n", force=force, mode=0o600)
 
 
 def read_reveal(path: str | os.PathLike[str]) -> Reveal:

@@ -28,7 +28,9 @@ from onnx import TensorProto
 
 from modelgif.errors import ModelLoadError
 
-__all__ = ["ALLOWED_DOMAINS", "Limits", "load_onnx_bytes", "load_onnx_file"]
+__all__ = [
+    "ALLOWED_DOMAINS", "Limits", "external_data_files", "load_onnx_bytes", "load_onnx_file",
+]
 
 GiB = 1 << 30
 
@@ -235,3 +237,29 @@ def _confined_path(folder: Path, location: str, tensor: str, name: str) -> Path:
             f"{name}: tensor '{tensor}' external data file '{location}' is missing"
         )
     return target
+
+
+def external_data_files(path: str | Path, limits: Limits | None = None) -> list[str]:
+    """The external-data locations a model file reads (confined to its folder), sorted.
+
+    Why: evidence must cover every byte of a model, and a model's weights may live beside
+    its graph (`model.onnx.data`); swapping that file changes the function while the graph
+    file's hash stays the same. Refuses what `load_onnx_file` refuses.
+    """
+    limits = limits or Limits()
+    path = Path(path)
+    if not path.is_file() or path.stat().st_size > limits.max_file_bytes:
+        raise ModelLoadError(f"{path}: no such model file, or over the size limit")
+    model = onnx.ModelProto()
+    try:
+        with open(path, "rb") as handle:
+            model.ParseFromString(handle.read(limits.max_file_bytes + 1))
+    except (DecodeError, ValueError, RuntimeError) as error:
+        raise ModelLoadError(f"{path.name}: not a valid ONNX protobuf: {error}") from None
+    locations: set[str] = set()
+    for tensor in _all_tensors(model):
+        if tensor.data_location == TensorProto.EXTERNAL:
+            location = {e.key: e.value for e in tensor.external_data}.get("location", "")
+            _confined_path(path.parent, location, tensor.name, path.name)
+            locations.add(Path(location).as_posix())
+    return sorted(locations)

@@ -9,7 +9,13 @@ Why a detached envelope: evidence.json stays readable JSON that a person can ope
 envelope (the same DSSE as fingerprints, checkable by generic DSSE tools) carries exactly its
 bytes. `verify_bundle` checks the signature, that evidence.json is byte for byte the signed
 payload, that report.html is byte for byte what the statement renders to, and, for every
-listed file found at hand, its sha256. Any mismatch is one opaque IntegrityError.
+listed file found at hand, its sha256 and those of the external-data files beside it. Any
+mismatch is one opaque IntegrityError.
+
+Nothing is signed on a verdict file's word: each must verify under the examiner's public key
+and pass the record's strict schema (verifiers/record.load_record) before it enters the
+statement. The three files are written into a fresh folder that then replaces the old one
+(modelgif.atomic_write), so a killed run leaves the previous bundle intact.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from modelgif.atomic_write import check_output_folder, write_folder
 from modelgif.crypto.keys import PrivateKey, PublicKey, keyid
 from modelgif.crypto.signing import (
     canonical_json,
@@ -31,12 +38,16 @@ from modelgif.errors import InputError, IntegrityError
 from modelgif.reports.html import render_html
 from modelgif.verifiers.record import environment, load_record, now_utc
 
-__all__ = ["PREDICATE_TYPE", "ReportBundle", "build_statement", "verify_bundle", "write_report"]
+__all__ = [
+    "BUNDLE_FILES", "PREDICATE_TYPE", "ReportBundle", "build_statement", "verify_bundle",
+    "write_report",
+]  # fmt: skip
 
 PREDICATE_TYPE = "https://modelgif.dev/evidence/v1"
 EVIDENCE_FILE = "evidence.json"
 SIGNATURE_FILE = "evidence.sig.json"
 HTML_FILE = "report.html"
+BUNDLE_FILES = (EVIDENCE_FILE, SIGNATURE_FILE, HTML_FILE)
 MAX_BUNDLE_FILE = 64 * 1024 * 1024
 _OPAQUE = "Evidence integrity check failed."
 
@@ -81,11 +92,16 @@ def build_statement(
     title: str,
     scope: str,
     created_at: str | None = None,
+    verdict_key: PublicKey | None = None,
 ) -> dict[str, Any]:
-    """The in-toto statement whose predicate is the whole evidence of the case."""
+    """The in-toto statement whose predicate is the whole evidence of the case.
+
+    Each verdict file must be signed by `verdict_key` (default: the examiner's own key).
+    """
     if not verdict_paths:
         raise InputError("A report needs at least one verdict file.")
-    records = [(Path(p), load_record(p)) for p in verdict_paths]
+    signer = verdict_key or private_key.public_key()
+    records = [(Path(p), load_record(p, signer)) for p in verdict_paths]
     created_at = created_at or now_utc()
     examiner = keyid(private_key)
     evidence: dict[str, dict[str, Any]] = {}
@@ -94,6 +110,9 @@ def build_statement(
     for path, record in records:
         for item in record["inputs"]:
             evidence.setdefault(f"{item['role']}:{item['sha256']}", item)
+            for data in item.get("external_data", []):
+                evidence.setdefault(f"{item['role']} data:{data['sha256']}", {
+                    "role": f"{item['role']} external data", **data})
         evidence.setdefault(f"verdict:{path.name}", {
             "role": "verdict", "name": path.name, "sha256": sha256_file(path)})
         custody += record["custody"]
@@ -130,18 +149,25 @@ def write_report(
     title: str = "modelgif forensic report",
     scope: str = "Comparison of suspect models with the owner's fingerprint.",
     created_at: str | None = None,
+    verdict_key: PublicKey | None = None,
+    force: bool = False,
 ) -> ReportBundle:
-    """Write evidence.json, evidence.sig.json and report.html into `folder`."""
+    """Write evidence.json, evidence.sig.json and report.html as the folder `folder`.
+
+    An existing bundle is replaced, whole, only with `force`.
+    """
+    folder = Path(folder)
+    check_output_folder(folder, list(BUNDLE_FILES), force)
     statement = build_statement([Path(p) for p in verdict_paths], private_key, case_id, title,
-                                scope, created_at)
+                                scope, created_at, verdict_key)
     envelope = sign_statement(statement, private_key)
-    folder.mkdir(parents=True, exist_ok=True)
-    bundle = ReportBundle(folder, folder / EVIDENCE_FILE, folder / SIGNATURE_FILE,
-                          folder / HTML_FILE)
-    bundle.evidence.write_bytes(canonical_json(statement))
-    bundle.signature.write_text(json.dumps(envelope, indent=2, sort_keys=True) + "\n")
-    bundle.html.write_text(render_html(statement), encoding="utf-8")
-    return bundle
+    write_folder(folder, {
+        EVIDENCE_FILE: canonical_json(statement),
+        SIGNATURE_FILE: (json.dumps(envelope, indent=2, sort_keys=True) + "\n").encode(),
+        HTML_FILE: render_html(statement).encode("utf-8"),
+    }, force=force)
+    return ReportBundle(folder, folder / EVIDENCE_FILE, folder / SIGNATURE_FILE,
+                        folder / HTML_FILE)
 
 
 def _read_bounded(path: Path) -> bytes:
@@ -150,6 +176,30 @@ def _read_bounded(path: Path) -> bytes:
     if path.stat().st_size > MAX_BUNDLE_FILE:
         raise IntegrityError(_OPAQUE)
     return path.read_bytes()
+
+
+def _rehash(table: list[dict[str, Any]], files: dict[str, Path]) -> list[str]:
+    """Re-hash each given file, and each external-data file a listed model reads.
+
+    A model's external-data files are taken from `files` when given there, else from
+    beside the model; a missing one fails, since the model's bytes cannot all be checked.
+    """
+    listed = {e["name"]: e for e in table}
+    checked: set[str] = set()
+    for name, path in files.items():
+        entry = listed.get(name)
+        if entry is None or sha256_file(Path(path)) != entry["sha256"]:
+            raise IntegrityError(_OPAQUE)
+        checked.add(name)
+        for data in entry.get("external_data", []):
+            beside = files.get(data["name"], Path(path).parent / data["name"])
+            if not Path(beside).is_file():
+                raise InputError(f"{name} reads {data['name']}, which is not beside it; "
+                                 "give it with --files")
+            if sha256_file(beside) != data["sha256"]:
+                raise IntegrityError(_OPAQUE)
+            checked.add(data["name"])
+    return sorted(checked)
 
 
 def verify_bundle(
@@ -174,12 +224,7 @@ def verify_bundle(
         raise IntegrityError(_OPAQUE) from None
     if _read_bounded(folder / HTML_FILE) != html.encode("utf-8"):
         raise IntegrityError(_OPAQUE)
-    checked = []
-    listed = {e["name"]: e["sha256"] for e in statement["predicate"]["evidence"]}
-    for name, path in (files or {}).items():
-        if name not in listed or sha256_file(Path(path)) != listed[name]:
-            raise IntegrityError(_OPAQUE)
-        checked.append(name)
+    checked = _rehash(statement["predicate"]["evidence"], files or {})
     findings = statement["predicate"]["findings"]
     return {
         "signature": "verified",

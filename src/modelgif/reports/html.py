@@ -123,7 +123,7 @@ def _ownership_figures(finding: dict[str, Any]) -> list[str]:
     threshold = verdict.get("threshold")
     if null and isinstance(statistic, float) and isinstance(threshold, float):
         figures.append(svg.histogram(
-            "Suspect against the null: statistic T of independent models (leave-one-out)",
+            "Suspect against the null: statistic T of the independent negatives",
             null, [("threshold", threshold, "inconclusive"), ("suspect", statistic, decision)],
             "aggregate statistic T"))
         fpr = [1.0 - (i + 1) / len(null) for i in range(len(null))]

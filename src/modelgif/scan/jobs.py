@@ -28,7 +28,8 @@ from modelgif.errors import InputError
 from modelgif.fingerprint.create import FingerprintSecrets, open_secrets
 from modelgif.fingerprint.record import Fingerprint, load_fingerprint
 from modelgif.verifiers.calibration import Calibration
-from modelgif.verifiers.ownership import MAX_CALIBRATION_BYTES, load_calibration
+from modelgif.verifiers.calibration_file import MAX_CALIBRATION_BYTES
+from modelgif.verifiers.ownership import load_calibration
 
 __all__ = ["ScanJob", "open_job", "open_jobs"]
 
@@ -60,7 +61,8 @@ def open_job(path: Path, key: PrivateKey, calibration: Path | None = None) -> Sc
 def _job(path: Path, fingerprint: Fingerprint, key: PrivateKey,
          calibration: Path | None) -> ScanJob:
     secrets = open_secrets(fingerprint, key)
-    calibrations = load_calibration(calibration, fingerprint) if calibration else None
+    calibrations = (load_calibration(calibration, fingerprint, key.public_key())
+                    if calibration else None)
     header: dict[str, Any] = {
         "id": fingerprint.fingerprint_id.hex(),
         "name": path.name,

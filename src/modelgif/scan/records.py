@@ -15,6 +15,7 @@ import shlex
 from pathlib import Path
 from typing import Any
 
+from modelgif.crypto.keys import PrivateKey
 from modelgif.digests import sha256_file
 from modelgif.errors import InputError
 from modelgif.scan.results import SCHEMA, read_scan
@@ -91,9 +92,11 @@ def scan_records(scan: Path, decisions: tuple[str, ...] = ("derived",)) -> list[
             for p in pairs if p["decision"] in decisions]
 
 
-def expand_scan_files(items: list[Path], folder: Path) -> list[Path]:
-    """Verdict files as given, with each scan file replaced by its derived pairs' records
-    (written under FOLDER/scan-verdicts/)."""
+def expand_scan_files(items: list[Path], folder: Path, private_key: PrivateKey,
+                      force: bool = False) -> list[Path]:
+    """Verdict files as given, with each scan file replaced by its derived pairs' records,
+    signed with `private_key` and written beside the report folder, in
+    FOLDER.scan-verdicts/ (the report folder itself is replaced whole when written)."""
     expanded: list[Path] = []
     for item in items:
         if not is_scan_file(item):
@@ -102,11 +105,11 @@ def expand_scan_files(items: list[Path], folder: Path) -> list[Path]:
         records = scan_records(item)
         if not records:
             raise InputError(f"{item}: the scan has no derived pair to report")
-        target = folder / RECORDS_FOLDER
+        target = folder.parent / f"{folder.name}.{RECORDS_FOLDER}"
         target.mkdir(parents=True, exist_ok=True)
         for record in records:
             fingerprint, suspect = record["inputs"][0]["name"], record["inputs"][1]
             name = _UNSAFE.sub("_", f"{Path(fingerprint).stem}--{Path(suspect['name']).stem}"
                                f"--{suspect['sha256'][:12]}")
-            expanded.append(write_record(target / f"{name}.json", record))
+            expanded.append(write_record(target / f"{name}.json", record, private_key, force))
     return expanded

@@ -7,9 +7,11 @@
     distance.py     pairwise ModelGiF distance matrix at one secret anchor set
     statistics.py   pure functions: per-anchor similarity, null moments, tolerance bounds,
                     Clopper-Pearson, ROC AUC, TPR at FPR, bootstrap
-    calibration.py  the fitted null (leave-one-out) and the threshold for a target FPR
+    calibration.py  the fitted null and the threshold for a target FPR
+    calibration_file.py  CAL.json: signed by the owner, bound to one fingerprint
     verdict.py      the Verdict and the three-way decision rule
-    record.py       the verdict record (verdict + what was compared), input of reports
+    record.py       the signed verdict record (verdict + what was compared), input of reports
+    signed_file.py  DSSE-signed JSON files (calibrations, verdict records)
 
 A negative result is a Verdict, never an exception. docs/STATISTICS.md states the test.
 """

@@ -1,25 +1,25 @@
-"""Calibration of the similarity test against independent negative models.
+"""Calibration of the ownership test against independent negative models.
 
-Why: a cosine similarity is only evidence relative to what independent models score at the
-same anchors. The reference method compares raw distances (thin margins: extraction students
-0.93-1.02, independents 1.02-1.05) and reports an AUC against the very negatives it used to
-pick anchors (METHOD.md, weaknesses 3 and 5). Here M negatives, which must never be the
-evaluation negatives, fix per-anchor null moments, and the null distribution of the
-aggregate statistic is measured rather than assumed, because anchors are correlated across
-models and sum_n z_n / sqrt(N) is then far from N(0, 1).
+Why: a field similarity is only evidence relative to what independent models score at the
+same anchors. M negatives, which must never be the evaluation negatives, give M draws of the
+statistic an independent suspect would score, and the threshold is set from them.
 
-Recipe (docs/STATISTICS.md gives the formulas):
-1. mu_n, sd_n from the M null models (sd shrunk towards the median, `fit_null_moments`).
-2. Leave-one-out: each null model's T uses mu/sd fitted without it, so the M null T's are
-   honest out-of-sample draws of what an independent suspect scores.
-3. Threshold = the most conservative of (a) the exact Gaussian tolerance bound
+Recipe (docs/STATISTICS.md gives the formulas), for the default statistic, log-agreement
+T = -mean_n log max(1 - s_n, floor) (one number per model, so each negative is an
+independent draw of the null):
+1. T of each of the M negatives.
+2. Threshold = the most conservative of (a) the exact Gaussian tolerance bound
    mean + k sd of the null T's (true FPR <= target with probability `confidence` if the null
    T is Gaussian), (b) the bootstrap upper bound of the Gaussian (1 - target) quantile, and
    (c) the largest null T (no observed false positive).
-4. What the data supports is reported next to it: the Gaussian point estimate and upper
-   bound of the FPR, a bootstrap interval, and the distribution-free Clopper-Pearson bound,
-   which with M = 20 can never go below 13.9 % at 95 %: that is the honest price of 20
-   negatives.
+3. What the data supports is reported next to it: the predictive Student-t estimate and the
+   Gaussian upper bound of the FPR, a bootstrap interval, and the distribution-free
+   Clopper-Pearson bound, which with M = 20 can never go below 13.9 % at 95 %: that is the
+   honest price of 20 negatives.
+The named option `statistic="anchor-z"` (the per-anchor Stouffer sum of z-scores against
+per-anchor null moments) needs each negative's T scored leave-one-out and is kept for
+comparison only. Every label a verdict prints (`method`, `p_value_method`) comes from the
+Calibration it was scored against, so it always names the statistic actually used.
 
 The record is a frozen dataclass that validates itself, so a Calibration read back from
 JSON (`from_dict`) satisfies the same invariants as a fitted one.
@@ -59,6 +59,7 @@ __all__ = [
     "LOG_METHOD",
     "METHOD",
     "MIN_NULL_MODELS",
+    "P_VALUE_METHODS",
     "STATISTICS",
     "Calibration",
     "fit_calibration",
@@ -74,6 +75,13 @@ STATISTICS = {"log-agreement": LOG_METHOD, "anchor-z": METHOD}
 """The test statistics a calibration can use, by name. Default: log-agreement,
 T = -mean_n log max(1 - s_n, floor), one number per model, so each negative is an
 independent draw of the null (no leave-one-out); anchor-z is the per-anchor Stouffer sum."""
+P_VALUE_METHODS = {
+    LOG_METHOD: "predictive Student-t (M - 1 freedoms) of the negatives' log-agreement "
+                "statistics",
+    METHOD: "predictive Student-t (M - 1 freedoms) of the negatives' leave-one-out "
+            "anchor-z statistics",
+}
+"""How the parametric p-value is computed, in words, for each calibration method."""
 MIN_NULL_MODELS = 5
 _OWNER = "Calibration"
 
@@ -130,7 +138,7 @@ class Calibration:
     n_bootstrap: int = 2000
     seed: int = 0
     anchor_commitment: str = ""
-    method: str = METHOD
+    method: str = LOG_METHOD
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
@@ -187,6 +195,11 @@ class Calibration:
         if not isinstance(self.anchor_commitment, str):
             raise _fail("anchor_commitment", "a string", self.anchor_commitment)
         check_choice(self.method, "method", _OWNER, tuple(STATISTICS.values()))
+
+    @property
+    def p_value_method(self) -> str:
+        """The parametric p-value's method in words, for this calibration's statistic."""
+        return P_VALUE_METHODS[self.method]
 
     @property
     def n_anchors(self) -> int:

@@ -42,8 +42,11 @@ def distance_matrix(
     anchor_config: AnchorConfig | None = None,
     field_config: FieldConfig | None = None,
     pool: np.ndarray | None = None,
+    input_range: tuple[float, float] | None = None,
 ) -> DistanceMatrix:
-    """Fields of every model at one anchor set, and their mean cosine distances."""
+    """Fields of every model at one anchor set, and their mean cosine distances.
+
+    `input_range` is the value range of synthetic anchors when no model declares one."""
     if len(models) < 2:
         raise InputError("A distance matrix needs at least two models.")
     shapes = {m.input_spec.shape[1:] for m in models}
@@ -56,7 +59,7 @@ def distance_matrix(
     anchors = derive_anchors(
         derive_anchor_secret(private_key, context), anchor_config, pool=pool,
         input_shape=tuple(d for d in spec.shape[1:] if d is not None),
-        value_range=ranges[0] if ranges else None)
+        value_range=input_range or (ranges[0] if ranges else None))
     secret = sketch_secret(derive_anchor_key(private_key, context))
     config = field_config or FieldConfig()
     sketches = [compute_field(m, anchors, secret, config).sketch for m in models]

@@ -17,7 +17,6 @@ against a null that contains it (the reference code's leak).
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -35,6 +34,11 @@ from modelgif.fingerprint.model_output import recorded_output
 from modelgif.fingerprint.normalize import NormalizedModel, normalize
 from modelgif.fingerprint.record import Fingerprint
 from modelgif.verifiers.calibration import Calibration, fit_calibration
+from modelgif.verifiers.calibration_file import (
+    CALIBRATION_SCHEMA,
+    load_calibration,
+    save_calibration,
+)
 from modelgif.verifiers.record import file_entry, make_record
 from modelgif.verifiers.verdict import Verdict, compute_verdict
 
@@ -52,8 +56,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-CALIBRATION_SCHEMA = "modelgif.calibration/v1"
-MAX_CALIBRATION_BYTES = 16 * 1024 * 1024
 SKETCHES = ("sketch", "sketch_coarse")
 Suspect = NormalizedModel | str | Path | Callable[[np.ndarray], np.ndarray]
 
@@ -193,45 +195,6 @@ def _negative_cosines(
     return field_cosines(np.asarray(fingerprint.arrays[sketch]), result.sketch)
 
 
-def save_calibration(
-    path: str | Path,
-    fingerprint: Fingerprint,
-    calibrations: dict[str, Calibration],
-    negatives: Sequence[str],
-) -> None:
-    """Write CAL.json, bound to the fingerprint by id and anchor commitment."""
-    data = {
-        "schema": CALIBRATION_SCHEMA,
-        "fingerprint_id": fingerprint.fingerprint_id.hex(),
-        "commitment": fingerprint.commitment,
-        "negatives": list(negatives),
-        "estimators": {name: cal.to_dict() for name, cal in calibrations.items()},
-    }
-    Path(path).write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
-
-
-def load_calibration(path: str | Path, fingerprint: Fingerprint) -> dict[str, Calibration]:
-    """Read CAL.json (hostile input) and check it belongs to `fingerprint`."""
-    path = Path(path)
-    if not path.is_file() or path.stat().st_size > MAX_CALIBRATION_BYTES:
-        raise InputError(f"{path}: missing or larger than {MAX_CALIBRATION_BYTES} bytes")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:
-        raise InputError(f"{path}: not JSON ({error})") from None
-    if not isinstance(data, dict) or data.get("schema") != CALIBRATION_SCHEMA:
-        raise InputError(f"{path}: not a modelgif calibration file")
-    if (
-        data.get("fingerprint_id") != fingerprint.fingerprint_id.hex()
-        or data.get("commitment") != fingerprint.commitment
-    ):
-        raise InputError(f"{path}: calibrated for another fingerprint")
-    estimators = data.get("estimators")
-    if not isinstance(estimators, dict) or not set(estimators) <= set(SKETCHES):
-        raise InputError(f"{path}: field 'estimators' must map {'/'.join(SKETCHES)} to nulls")
-    return {name: Calibration.from_dict(value) for name, value in estimators.items()}
-
-
 def ownership_record(
     fingerprint_path: Path,
     fingerprint: Fingerprint,
@@ -255,6 +218,7 @@ def ownership_record(
     record = make_record(
         "ownership", verdict.to_dict(), inputs,
         {"fingerprint_config": fingerprint.config, "anchor_commitment": fingerprint.commitment,
+         "fingerprint_id": fingerprint.fingerprint_id.hex(),
          "compared_sketch": comparison.sketch, "suspect_estimator": comparison.estimator},
         [{"at": fingerprint.created_at, "event": "fingerprint made", "by": fingerprint.keyid}],
         command,

@@ -4,7 +4,7 @@ Why a dataclass and not a bool: a forensic answer is only as good as the error r
 it, so the verdict carries the statistic, the threshold, two p-values, the false-positive
 bound and its interval, the reference method's raw distance (for comparison with published
 numbers), per-anchor evidence, and in words what it does not prove. A negative result is
-data, never an exception (ARCHITECTURE.md).
+data, never an exception.
 
 Decision rule (calibrated), with T the statistic and p the parametric p-value:
     derived       T > threshold AND p < target_fpr
@@ -14,7 +14,7 @@ Decision rule (calibrated), with T the statistic and p the parametric p-value:
                   weakly derived model (heavy distillation, an adaptive thief) and an
                   unusually similar independent one cannot be told apart at this FPR.
 Uncalibrated (no negatives): always "inconclusive". Without a null no cut-off on a raw
-cosine has a known false-positive rate (METHOD.md weakness 3), so none is offered; the raw
+cosine has a known false-positive rate, so none is offered; the raw
 mean similarity and distance are still reported, marked as uncalibrated.
 """
 
@@ -228,7 +228,7 @@ def compute_verdict(
         threshold=calibration.threshold,
         target_fpr=calibration.target_fpr,
         p_value=p_param,
-        p_value_method="predictive Student-t on leave-one-out null statistics",
+        p_value_method=calibration.p_value_method,
         p_value_empirical=p_emp,
         confidence=calibration.confidence,
         fpr_estimate=calibration.fpr_estimate,

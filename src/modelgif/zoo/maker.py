@@ -17,7 +17,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import logging
-import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +25,7 @@ import numpy as np
 import numpy.typing as npt
 import torch
 
+from modelgif.atomic_write import write_file
 from modelgif.errors import InputError
 from modelgif.fingerprint.export import Exporter
 from modelgif.fingerprint.normalize import NormalizedModel, normalize
@@ -197,7 +197,5 @@ def _parent(job: Job) -> str:
 
 
 def write_atomic(path: Path, blob: bytes) -> None:
-    """Write `blob` to a hidden temporary beside `path`, then rename it into place."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(blob)
-    os.replace(tmp, path)
+    """Replace `path` with `blob` atomically (the zoo's own files; see atomic_write)."""
+    write_file(path, blob, force=True)
