@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import onnx
 import onnxruntime as ort
 import pytest
 import torch
-from onnx import TensorProto, helper
+from onnx import TensorProto, helper, numpy_helper
 
 from modelgif.errors import BackendError
 from modelgif.fingerprint.torch_graph import TorchGraph
@@ -103,3 +105,89 @@ def test_unsupported_op_raises_backend_error_naming_it() -> None:
     model = _single_op_model(helper.make_node("Det", ["x"], ["y"]), [3, 3])
     with pytest.raises(BackendError, match="Det"):
         TorchGraph(model)
+
+
+def _f64(*shape: int, positive: bool = False) -> np.ndarray:
+    values = np.random.default_rng(len(shape) + sum(shape)).normal(size=shape)
+    return np.abs(values) + 0.5 if positive else values
+
+
+def _i64(*values: int) -> np.ndarray:
+    return np.array(values, dtype=np.int64)
+
+
+# op -> (node attributes, extra inputs as initializers, input shape); the node reads x then
+# the initializers in order, and writes y (first output only)
+GRAD_CASES: dict[str, tuple[dict[str, Any], list[np.ndarray], list[int]]] = {
+    "Gemm": ({"transB": 1, "alpha": 0.5}, [_f64(4, 5), _f64(4)], [3, 5]),
+    "MatMul": ({}, [_f64(2, 5, 3)], [4, 2, 4, 5]),
+    "Conv": (
+        {"pads": [1, 0, 1, 2], "strides": [2, 1], "group": 1},
+        [_f64(2, 3, 3, 3)],
+        [1, 3, 5, 5],
+    ),
+    "ConvTranspose": ({"strides": [2, 2], "pads": [1, 1, 1, 1]}, [_f64(3, 2, 3, 3)], [1, 3, 4, 4]),
+    "MaxPool": ({"kernel_shape": [2, 2], "pads": [0, 0, 1, 1]}, [], [1, 2, 5, 5]),
+    "AveragePool": ({"kernel_shape": [3, 3], "pads": [1, 1, 1, 1]}, [], [1, 2, 5, 5]),
+    "LayerNormalization": ({"axis": -2}, [_f64(4, 5), _f64(4, 5)], [3, 4, 5]),
+    "BatchNormalization": (
+        {},
+        [_f64(3), _f64(3), _f64(3), _f64(3, positive=True)],
+        [2, 3, 4],
+    ),
+    "InstanceNormalization": ({}, [_f64(3), _f64(3)], [2, 3, 4]),
+    "Softmax": ({"axis": 1}, [], [3, 5]),
+    "LogSoftmax": ({"axis": -1}, [], [3, 5]),
+    "Gelu": ({}, [], [3, 5]),
+    "Erf": ({}, [], [3, 5]),
+    "Mish": ({}, [], [3, 5]),
+    "Selu": ({}, [], [3, 5]),
+    "PRelu": ({}, [_f64(5)], [3, 5]),
+    "Div": ({}, [_f64(5, positive=True)], [3, 5]),
+    "Pow": ({}, [np.array(3.0)], [3, 5]),
+    "ReduceLogSumExp": ({"keepdims": 0}, [_i64(1)], [3, 5]),
+    "ReduceL2": ({}, [_i64(0, 1)], [3, 5]),
+    "ReduceProd": ({}, [_i64(-1)], [3, 5]),
+    "Slice": ({}, [_i64(4, 0), _i64(0, 5), _i64(1, 2), _i64(-2, 2)], [2, 5, 5]),
+    "Gather": ({"axis": 1}, [_i64(2, 0, 2, -1)], [3, 5]),
+    "Pad": ({"mode": "reflect"}, [_i64(0, 0, 1, 2, 0, 0, 2, 1)], [1, 2, 4, 4]),
+    "Expand": ({}, [_i64(2, 3, 5)], [3, 1]),
+    "Transpose": ({"perm": [2, 0, 1]}, [], [2, 3, 4]),
+}
+
+
+def _grad_model(op: str, elem: int) -> onnx.ModelProto:
+    attrs, extras, shape = GRAD_CASES[op]
+    dtype = helper.tensor_dtype_to_np_dtype(elem)
+    names = [f"c{i}" for i in range(len(extras))]
+    node = helper.make_node(op, ["x", *names], ["y"], **attrs)
+    inits = [
+        numpy_helper.from_array(v.astype(dtype) if v.dtype.kind == "f" else v, n)
+        for v, n in zip(extras, names, strict=True)
+    ]
+    graph = helper.make_graph(
+        [node],
+        "g",
+        [helper.make_tensor_value_info("x", elem, shape)],
+        [helper.make_tensor_value_info("y", elem, None)],
+        inits,
+    )
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 20)])
+
+
+@pytest.mark.parametrize("op", sorted(GRAD_CASES))
+def test_gradients_pass_gradcheck_in_float64(op: str) -> None:
+    graph = TorchGraph(_grad_model(op, TensorProto.DOUBLE))
+    x = torch.from_numpy(_f64(*GRAD_CASES[op][2]) * 0.7).requires_grad_(True)
+    y = graph(x)
+    assert y.dtype == torch.float64 and y.requires_grad
+    # the function itself: onnxruntime on the float32 model (it lacks some float64 kernels)
+    x32 = x.detach().numpy().astype(np.float32)
+    ref = _ort_bytes(_grad_model(op, TensorProto.FLOAT).SerializeToString(), x32)
+    np.testing.assert_allclose(y.detach().numpy(), ref, rtol=1e-5, atol=1e-6)
+    assert torch.autograd.gradcheck(graph, (x,), eps=1e-6, atol=1e-7, rtol=1e-5)
+
+
+def _ort_bytes(model: bytes, x: np.ndarray) -> np.ndarray:
+    session = ort.InferenceSession(model, providers=["CPUExecutionProvider"])
+    return np.asarray(session.run(None, {"x": x})[0])

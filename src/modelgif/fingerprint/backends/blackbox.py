@@ -23,9 +23,10 @@ import onnx
 
 from modelgif.errors import BackendError
 from modelgif.fingerprint.backends.base import PointGradients
+from modelgif.fingerprint.ops import QUANTIZATION_OPS
 from modelgif.fingerprint.sketch import Projection
 from modelgif.fingerprint.targets import scalar_numpy
-from modelgif.fingerprint.torch_graph import QUANTIZATION_OPS, graph_ops
+from modelgif.fingerprint.torch_graph import graph_ops
 from modelgif.runtime import make_session
 
 __all__ = [
