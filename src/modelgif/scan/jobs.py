@@ -14,7 +14,6 @@ anchors and nothing about the owner's key or other fingerprints. It is plain dat
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
@@ -29,7 +28,9 @@ from modelgif.fingerprint.create import FingerprintSecrets, open_secrets
 from modelgif.fingerprint.record import Fingerprint, load_fingerprint
 from modelgif.verifiers.calibration import Calibration
 from modelgif.verifiers.calibration_file import MAX_CALIBRATION_BYTES
+from modelgif.verifiers.calibration_file import PREDICATE_TYPE as CALIBRATION_PREDICATE
 from modelgif.verifiers.ownership import load_calibration
+from modelgif.verifiers.signed_file import read_signed
 
 __all__ = ["ScanJob", "open_job", "open_jobs"]
 
@@ -83,15 +84,17 @@ def _job(path: Path, fingerprint: Fingerprint, key: PrivateKey,
                    secrets, calibrations, header)
 
 
-def _bound_to(path: Path) -> str | None:
-    """The fingerprint id a CAL.json says it belongs to (None if it says nothing usable)."""
+def _bound_to(path: Path, key: PrivateKey) -> str | None:
+    """The fingerprint id a signed CAL.json says it belongs to (None if it says nothing
+    usable); its signature is checked again, with the fingerprint, when the job opens."""
     try:
-        if path.stat().st_size > MAX_CALIBRATION_BYTES:
-            return None
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+        statement = read_signed(path, CALIBRATION_PREDICATE, key.public_key(),
+                                "calibration file", "re-run `modelgif calibrate`",
+                                MAX_CALIBRATION_BYTES)
+    except InputError:
         return None
-    found = data.get("fingerprint_id") if isinstance(data, dict) else None
+    predicate = statement.get("predicate")
+    found = predicate.get("fingerprint_id") if isinstance(predicate, dict) else None
     return found if isinstance(found, str) else None
 
 
@@ -100,7 +103,7 @@ def open_jobs(fingerprints: list[Path], key: PrivateKey,
     """Open each fingerprint, with the calibration bound to it (matched by fingerprint id)."""
     bound: dict[str, Path] = {}
     for path in calibrations or []:
-        found = _bound_to(path)
+        found = _bound_to(path, key)
         if found is None:
             raise InputError(f"{path}: not a modelgif calibration file")
         if found in bound:
