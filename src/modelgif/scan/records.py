@@ -69,6 +69,7 @@ def _record(scan: Path, scan_sha256: str, fingerprint: dict[str, Any],
     record = make_record(
         "ownership", pair["verdict"], inputs,
         {"fingerprint_config": fingerprint.get("config"),
+         "fingerprint_id": fingerprint.get("id"),
          "anchor_commitment": fingerprint.get("commitment"),
          "compared_sketch": pair.get("compared_sketch"),
          "suspect_estimator": pair.get("suspect_estimator")},
