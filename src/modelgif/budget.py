@@ -35,7 +35,7 @@ from typing import Any, TypeVar
 
 from modelgif.errors import BudgetError, InputError, ModelgifError
 
-__all__ = ["SECONDS_ENV", "MEMORY_ENV", "Budget", "run_budgeted"]
+__all__ = ["MEMORY_ENV", "SECONDS_ENV", "Budget", "run_budgeted"]
 
 SECONDS_ENV = "MODELGIF_BUDGET_SECONDS"
 MEMORY_ENV = "MODELGIF_BUDGET_MEMORY_GIB"

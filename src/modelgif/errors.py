@@ -15,7 +15,14 @@ Each class also subclasses a builtin so callers that catch ValueError keep worki
 
 from __future__ import annotations
 
-__all__ = ["BackendError", "BudgetError", "InputError", "IntegrityError", "ModelLoadError", "ModelgifError"]
+__all__ = [
+    "BackendError",
+    "BudgetError",
+    "InputError",
+    "IntegrityError",
+    "ModelLoadError",
+    "ModelgifError",
+]
 
 
 class ModelgifError(Exception):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from typing import Any
 
@@ -22,6 +23,7 @@ from modelgif.fingerprint.record import (
     load_fingerprint,
     read_fingerprint_unverified,
 )
+from modelgif.safe_read import open_regular
 
 __all__ = ["register", "run"]
 
@@ -88,6 +90,7 @@ def run(args: argparse.Namespace) -> int:
     if args.pub is None:
         status, fingerprint = "not checked", read_fingerprint_unverified(args.file)
     else:
+        os.close(open_regular(args.pub, "public key"))
         public_key = load_public_key(args.pub)
         try:
             status, fingerprint = "verified", load_fingerprint(args.file, public_key)

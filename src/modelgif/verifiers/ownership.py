@@ -32,6 +32,7 @@ from modelgif.fingerprint.create import FingerprintSecrets, input_scale, is_quan
 from modelgif.fingerprint.field import FieldConfig, Progress, compute_field, field_cosines
 from modelgif.fingerprint.normalize import NormalizedModel, normalize
 from modelgif.fingerprint.record import Fingerprint
+from modelgif.safe_read import read_json
 from modelgif.verifiers.calibration import Calibration, fit_calibration
 from modelgif.verifiers.record import file_entry, make_record
 from modelgif.verifiers.verdict import Verdict, compute_verdict
@@ -112,7 +113,7 @@ def compare_suspect(
             model, anchors, secrets.sketch_secret, chosen, backend=engine, progress=progress
         )
         sketch = "sketch"
-    cosines = field_cosines(np.asarray(fingerprint.arrays[sketch]), result.sketch)
+    cosines = field_cosines(np.asarray(fingerprint.arrays[sketch]), result.sketch, "suspect")
     return Comparison(cosines, sketch, result.estimator, digest)
 
 
@@ -183,7 +184,8 @@ def _negative_cosines(
         else None
     )
     result = compute_field(model, secrets.anchors, secrets.sketch_secret, config, backend=engine)
-    return field_cosines(np.asarray(fingerprint.arrays[sketch]), result.sketch)
+    return field_cosines(np.asarray(fingerprint.arrays[sketch]), result.sketch,
+                         f"negative {model.digest[:19]}")
 
 
 def save_calibration(
@@ -206,12 +208,7 @@ def save_calibration(
 def load_calibration(path: str | Path, fingerprint: Fingerprint) -> dict[str, Calibration]:
     """Read CAL.json (hostile input) and check it belongs to `fingerprint`."""
     path = Path(path)
-    if not path.is_file() or path.stat().st_size > MAX_CALIBRATION_BYTES:
-        raise InputError(f"{path}: missing or larger than {MAX_CALIBRATION_BYTES} bytes")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:
-        raise InputError(f"{path}: not JSON ({error})") from None
+    data = read_json(path, MAX_CALIBRATION_BYTES, "calibration file")
     if not isinstance(data, dict) or data.get("schema") != CALIBRATION_SCHEMA:
         raise InputError(f"{path}: not a modelgif calibration file")
     if (

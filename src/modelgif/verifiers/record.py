@@ -19,6 +19,7 @@ from typing import Any
 
 from modelgif.digests import sha256_file
 from modelgif.errors import InputError
+from modelgif.safe_read import read_json
 
 __all__ = ["KINDS", "SCHEMA", "load_record", "make_record", "now_utc"]
 
@@ -72,14 +73,9 @@ def make_record(
 def load_record(path: str | Path) -> dict[str, Any]:
     """Read and validate a verdict record file."""
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():
         raise InputError(f"{path}: no such verdict file")
-    if path.stat().st_size > MAX_RECORD_BYTES:
-        raise InputError(f"{path}: larger than {MAX_RECORD_BYTES} bytes; not a verdict record")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:
-        raise InputError(f"{path}: not JSON ({error})") from None
+    data = read_json(path, MAX_RECORD_BYTES, "verdict record")
     _validate(data, str(path))
     result: dict[str, Any] = data
     return result
