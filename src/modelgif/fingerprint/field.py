@@ -155,9 +155,10 @@ def field_cosines(
         raise InputError(f"Fields of different shapes cannot be compared: {x.shape} vs {y.shape}.")
     x = x.reshape(*x.shape[:2], -1)
     y = y.reshape(*y.shape[:2], -1)
-    bad = ~(np.isfinite(x).all(axis=(1, 2)) & np.isfinite(y).all(axis=(1, 2)))
-    if bad.any():
-        raise InputError(f"{who} returns NaN/Inf at {int(bad.sum())} of {len(bad)} anchors: "
+    finite = np.isfinite(x).all(axis=(1, 2)) & np.isfinite(y).all(axis=(1, 2))
+    bad = int(np.count_nonzero(~finite))
+    if bad:
+        raise InputError(f"{who} returns NaN/Inf at {bad} of {x.shape[0]} anchors: "
                          "its answers are not evidence")
     norms = np.linalg.norm(x, axis=2) * np.linalg.norm(y, axis=2)
     dots = np.sum(x * y, axis=2)

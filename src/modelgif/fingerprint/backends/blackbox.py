@@ -91,7 +91,9 @@ class BlackBoxBackend:
             try:
                 return np.asarray(session.run(None, {name: x})[0])
             except Exception as error:  # onnxruntime raises its own exception types
-                raise BackendError(f"onnxruntime cannot run the model: {first_line(error)}") from None
+                raise BackendError(
+                    f"onnxruntime cannot run the model: {first_line(error)}"
+                ) from None
 
         ops = graph_ops(model)
         return cls(

@@ -82,12 +82,14 @@ class ExactBackend:
             ref = np.concatenate(
                 [session.run(None, {name: x[i : i + step]})[0] for i in range(0, len(x), step)]
             )
-        except Exception as error:  # onnxruntime raises its own exception types
-            raise BackendError(f"onnxruntime cannot run the model: {first_line(error)}") from None
+        except Exception as failure:  # onnxruntime raises its own exception types
+            raise BackendError(f"onnxruntime cannot run the model: {first_line(failure)}") from None
         try:
             ours = self.outputs(x)
-        except (RuntimeError, IndexError, ValueError, TypeError) as error:
-            raise BackendError(f"the converted model fails in torch: {first_line(error)}") from None
+        except (RuntimeError, IndexError, ValueError, TypeError) as failure:
+            raise BackendError(
+                f"the converted model fails in torch: {first_line(failure)}"
+            ) from None
         if ref.shape != ours.shape:
             raise BackendError(f"Converted output shape {ours.shape} != onnxruntime {ref.shape}.")
         error = float(np.linalg.norm(ours - ref)) / max(float(np.linalg.norm(ref)), 1e-30)
