@@ -20,6 +20,7 @@ MODELGIF_BUDGET_SECONDS and MODELGIF_BUDGET_MEMORY_GIB.
 
 from __future__ import annotations
 
+import functools
 import logging
 import multiprocessing
 import os
@@ -46,6 +47,7 @@ _ALLOCATION_WORDS = ("bad_alloc", "bad allocation", "failed to allocate", "out o
                      "cannot allocate memory", "memoryerror", "unable to allocate")
 
 T = TypeVar("T")
+Progress = Callable[[int, int], None]
 _in_child = False
 
 
@@ -81,23 +83,30 @@ def _env_number(name: str, default: float) -> float:
 
 
 def run_budgeted(
-    fn: Callable[..., T], *args: Any, budget: Budget | None = None, what: str = "model"
+    fn: Callable[..., T],
+    *args: Any,
+    budget: Budget | None = None,
+    what: str = "model",
+    progress: Progress | None = None,
 ) -> T:
     """Return `fn(*args)`, computed in a child process held to `budget`.
 
+    With `progress`, `fn` is called as `fn(*args, progress=...)` and its calls
+    `progress(done, total)` reach the caller's callback in this process.
     Raises BudgetError ("model exceeded the 60 s budget", "... the 8 GiB memory budget");
     a ModelgifError raised by `fn` is re-raised as it is.
     """
     budget = budget or Budget.from_env()
     if _in_child or _cuda_in_use():
-        return fn(*args)
+        return fn(*args, progress=progress) if progress is not None else fn(*args)
     context = multiprocessing.get_context("fork")
     receiver, sender = context.Pipe(duplex=False)
-    child = context.Process(target=_child, args=(sender, fn, args, budget), daemon=True)
+    child = context.Process(target=_child, args=(sender, fn, args, budget, progress is not None),
+                            daemon=True)
     child.start()
     sender.close()
     try:
-        outcome = _wait(receiver, child, budget, what)
+        outcome = _wait(receiver, child, budget, what, progress)
     finally:
         receiver.close()
         if child.is_alive():
@@ -116,23 +125,28 @@ def run_budgeted(
 
 
 def _wait(
-    receiver: Connection, child: Any, budget: Budget, what: str
+    receiver: Connection, child: Any, budget: Budget, what: str, progress: Progress | None
 ) -> tuple[str, Any, list[logging.LogRecord]]:
     deadline = time.monotonic() + budget.seconds
-    if not receiver.poll(max(0.0, deadline - time.monotonic())):
-        raise BudgetError(f"{what} exceeded the {budget.seconds:g} s budget")
-    try:
-        outcome: tuple[str, Any, list[logging.LogRecord]] = receiver.recv()
-    except EOFError:
-        child.join()
-        code = child.exitcode
-        cause = (f"killed by signal {signal.Signals(-code).name}" if code is not None
-                 and code < 0 else f"exit status {code}")
-        raise BudgetError(
-            f"the computation on the {what} died ({cause}); likely past the "
-            f"{budget.describe_memory()} memory budget"
-        ) from None
-    return outcome
+    while True:
+        if not receiver.poll(max(0.0, deadline - time.monotonic())):
+            raise BudgetError(f"{what} exceeded the {budget.seconds:g} s budget")
+        try:
+            outcome: tuple[str, Any, list[logging.LogRecord]] = receiver.recv()
+        except EOFError:
+            break
+        if outcome[0] != "progress":
+            return outcome
+        if progress is not None:
+            progress(*outcome[1])
+    child.join()
+    code = child.exitcode
+    cause = (f"killed by signal {signal.Signals(-code).name}" if code is not None and code < 0
+             else f"exit status {code}")
+    raise BudgetError(
+        f"the computation on the {what} died ({cause}); likely past the "
+        f"{budget.describe_memory()} memory budget"
+    )
 
 
 class _Collector(logging.Handler):
@@ -149,7 +163,7 @@ class _Collector(logging.Handler):
 
 
 def _child(sender: Connection, fn: Callable[..., Any], args: tuple[Any, ...],
-           budget: Budget) -> None:
+           budget: Budget, with_progress: bool) -> None:
     global _in_child
     _in_child = True
     collector = _Collector()
@@ -162,6 +176,9 @@ def _child(sender: Connection, fn: Callable[..., Any], args: tuple[Any, ...],
             limit = min(limit, hard)
         resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
     outcome: list[tuple[str, Any]] = []
+    if with_progress:
+        fn = functools.partial(fn, progress=lambda done, total: sender.send(
+            ("progress", (done, total), [])))
     worker = threading.Thread(target=_run, args=(fn, args, outcome))
     worker.start()
     worker.join()

@@ -193,7 +193,7 @@ def compute_field(
     check_work("path points", sizes, MAX_PATH_POINTS)
     check_work("sketch entries", {**sizes, "sketch_dim": config.sketch_dim}, MAX_SKETCH_ELEMENTS)
     return run_budgeted(_compute_field, model, x.astype(np.float32), secret, config, backend,
-                        device, batch_size, keep_full, progress, what="model")
+                        device, batch_size, keep_full, what="model", progress=progress)
 
 
 def _compute_field(
@@ -205,7 +205,7 @@ def _compute_field(
     device: str | torch.device | None,
     batch_size: int | None,
     keep_full: bool,
-    progress: Progress | None,
+    progress: Progress | None = None,
 ) -> FieldResult:
     if backend is None:
         backend, reason = select_backend(
