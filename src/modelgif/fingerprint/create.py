@@ -64,6 +64,7 @@ from modelgif.fingerprint.sealing import (
     derive_anchor_secret,
     new_fingerprint_id,
 )
+from modelgif.validation import MAX_PATH_POINTS, check_work
 
 __all__ = [
     "OWNERSHIP_ANCHORS",
@@ -155,6 +156,9 @@ def create_fingerprint(
     overwrite: bool = False,
 ) -> Fingerprint:
     """Normalize `model`, derive secret anchors, compute both sketches, sign and write."""
+    work = {"anchors": (anchor_config or OWNERSHIP_ANCHORS).n_anchors,
+            "steps": (field_config or OWNERSHIP_FIELD).n_steps}
+    check_work("path points", work, MAX_PATH_POINTS)  # before any anchor is derived
     if isinstance(model, NormalizedModel):
         normalized, name = model, "model.onnx"
         original_sha256 = model.source_sha256 or model.digest.split(":", 1)[1]
