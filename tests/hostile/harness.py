@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -25,21 +26,27 @@ SECRET = b"\x01" * 64
 
 @contextmanager
 def recorded_opens() -> Iterator[list[str]]:
-    """Every path Python opens (sys audit hooks 'open' and 'os.open') inside the block."""
-    opened: list[str] = []
+    """Every path opened inside the block (sys audit hook 'open'), in this process AND in
+    the forked children that budget.py runs computations in: the hook appends to a log
+    file through a descriptor the children inherit."""
+    log_fd, log_path = tempfile.mkstemp(prefix="modelgif-opens-")
+    os.set_inheritable(log_fd, True)
     active = [True]
 
     def hook(event: str, args: tuple[object, ...]) -> None:
-        if active[0] and event in ("open", "os.open") and isinstance(
-            args[0], str | bytes | os.PathLike
-        ):
-            opened.append(os.path.realpath(os.fsdecode(args[0])))
+        if active[0] and event == "open" and isinstance(args[0], str | bytes | os.PathLike):
+            os.write(log_fd, os.fsencode(os.path.realpath(os.fsdecode(args[0]))) + b"\n")
 
     sys.addaudithook(hook)
+    opened: list[str] = []
     try:
         yield opened
     finally:
         active[0] = False
+        os.close(log_fd)
+        with open(log_path, "rb") as handle:
+            opened.extend(os.fsdecode(line) for line in handle.read().splitlines())
+        os.unlink(log_path)
 
 
 @dataclass(frozen=True)

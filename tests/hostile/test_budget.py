@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import logging
+import os
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
 
+from hostile.harness import recorded_opens
 from modelgif.budget import Budget, run_budgeted
 from modelgif.errors import BudgetError, InputError
 from modelgif.fingerprint.field import field_cosines
@@ -95,6 +98,20 @@ def test_fork_overhead_is_small() -> None:
     for _ in range(5):
         run_budgeted(_square, np.arange(3.0), budget=SMALL)
     assert (time.monotonic() - start) / 5 < 0.5
+
+
+def _read(path: str) -> bytes:
+    with open(path, "rb") as handle:
+        return handle.read()
+
+
+def test_opens_in_the_child_are_recorded(tmp_path: Path) -> None:
+    """The corpus's "nothing outside is read" checks see the budget's child processes."""
+    target = tmp_path / "seen.bin"
+    target.write_bytes(b"x")
+    with recorded_opens() as opened:
+        assert run_budgeted(_read, str(target), budget=SMALL) == b"x"
+    assert os.path.realpath(target) in opened
 
 
 def test_nan_field_is_unusable_not_dissimilar() -> None:
