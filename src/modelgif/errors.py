@@ -4,7 +4,8 @@
     ├── InputError (ValueError)        unusable input: a bad parameter, file, key or config
     │   └── ModelLoadError             a model file that is broken, hostile or unsupported
     ├── IntegrityError                 ONE opaque error for any failed signature or tamper check
-    └── BackendError (RuntimeError)    a gradient backend cannot handle a model
+    ├── BackendError (RuntimeError)    a gradient backend cannot handle a model
+    └── BudgetError                    a computation exceeded its wall-time or memory budget
 
 Why this shape: a forensic tool must tell "your input is unusable" (exit 2, one line naming
 the problem) apart from "the evidence does not verify" (which must never say which byte
@@ -14,7 +15,14 @@ Each class also subclasses a builtin so callers that catch ValueError keep worki
 
 from __future__ import annotations
 
-__all__ = ["BackendError", "InputError", "IntegrityError", "ModelLoadError", "ModelgifError"]
+__all__ = [
+    "BackendError",
+    "BudgetError",
+    "InputError",
+    "IntegrityError",
+    "ModelLoadError",
+    "ModelgifError",
+]
 
 
 class ModelgifError(Exception):
@@ -38,3 +46,7 @@ class IntegrityError(ModelgifError):
 
 class BackendError(ModelgifError, RuntimeError):
     """A gradient backend cannot evaluate a model (e.g. an op it does not implement)."""
+
+
+class BudgetError(ModelgifError):
+    """A computation on a model ran past its wall-time or memory budget (budget.py)."""

@@ -13,13 +13,19 @@ import onnxruntime as ort
 
 from modelgif.errors import BackendError
 
-__all__ = ["make_session", "preferred_providers"]
+__all__ = ["first_line", "make_session", "preferred_providers"]
 
 log = logging.getLogger(__name__)
 
 # onnxruntime logs failing kernels to stderr in colour before raising; modelgif reports every
 # failure itself, in one line, so its own logger is silenced (4 = FATAL; 3 still logs errors).
 ort.set_default_logger_severity(4)
+
+
+def first_line(error: BaseException) -> str:
+    """The first line of an error's text (at most 300 characters), for one-line messages."""
+    text = str(error).strip().splitlines()
+    return text[0][:300] if text else type(error).__name__
 
 
 def preferred_providers() -> list[str]:
@@ -45,7 +51,10 @@ def make_session(
     if threads is not None:
         options.intra_op_num_threads = threads
     asked = providers if providers is not None else preferred_providers()
-    session = ort.InferenceSession(model_bytes, sess_options=options, providers=asked)
+    try:
+        session = ort.InferenceSession(model_bytes, sess_options=options, providers=asked)
+    except Exception as error:  # onnxruntime raises its own exception types
+        raise BackendError(f"onnxruntime cannot load the model: {first_line(error)}") from None
     got = session.get_providers()
     if require is not None and require not in got:
         raise BackendError(f"onnxruntime did not activate {require}; active providers: {got}")

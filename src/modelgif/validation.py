@@ -11,7 +11,22 @@ from typing import Any
 
 from modelgif.errors import InputError
 
-__all__ = ["check_choice", "check_float", "check_int", "check_known_keys"]
+__all__ = [
+    "MAX_ANCHOR_ELEMENTS",
+    "MAX_PATH_POINTS",
+    "MAX_SKETCH_ELEMENTS",
+    "check_choice",
+    "check_float",
+    "check_int",
+    "check_known_keys",
+    "check_work",
+]
+
+# Caps on products of settings that are each within their own range: 1,048,576 anchors,
+# 1024 steps and a 65,536-entry sketch are each allowed, together they are years of work.
+MAX_ANCHOR_ELEMENTS = 1 << 27  # anchors x values per anchor (512 MiB of float32)
+MAX_PATH_POINTS = 1 << 22  # anchors x steps: gradient evaluations
+MAX_SKETCH_ELEMENTS = 1 << 24  # anchors x steps x sketch entries (64 MiB of float32)
 
 
 def check_int(value: object, name: str, owner: str, low: int, high: int) -> int:
@@ -52,3 +67,13 @@ def check_known_keys(data: Mapping[str, Any], known: Iterable[str], what: str) -
     unknown = set(data) - set(known)
     if unknown:
         raise InputError(f"Unknown {what} keys: {sorted(unknown)}.")
+
+
+def check_work(what: str, factors: dict[str, int], limit: int) -> None:
+    """Refuse settings whose product (memory or work) exceeds `limit`, naming the factors."""
+    product = 1
+    for value in factors.values():
+        product *= max(int(value), 1)
+    if product > limit:
+        named = " x ".join(f"{name} {value}" for name, value in factors.items())
+        raise InputError(f"{named} = {product} {what}, over the limit of {limit}.")

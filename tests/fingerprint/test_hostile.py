@@ -8,8 +8,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +16,7 @@ import onnx
 import pytest
 from onnx import TensorProto, helper
 
+from hostile.harness import recorded_opens
 from model_factory import make_model
 from modelgif.cli import main
 from modelgif.errors import ModelLoadError
@@ -159,23 +159,6 @@ def hostile_folder(tmp_path: Path) -> Path:
     (tmp_path / "outside" / "secret.bin").write_bytes(b"\x01" * 64)
     (tmp_path / "models").mkdir()
     return tmp_path / "models"
-
-
-@contextmanager
-def recorded_opens() -> Iterator[list[str]]:
-    """Every path Python opens while inside the block (sys audit hook 'open')."""
-    opened: list[str] = []
-    active = [True]
-
-    def hook(event: str, args: tuple[object, ...]) -> None:
-        if active[0] and event == "open" and isinstance(args[0], str | bytes | os.PathLike):
-            opened.append(os.path.realpath(os.fsdecode(args[0])))
-
-    sys.addaudithook(hook)
-    try:
-        yield opened
-    finally:
-        active[0] = False
 
 
 @pytest.mark.parametrize("make", HOSTILE, ids=[f.__name__ for f in HOSTILE])

@@ -16,6 +16,7 @@ the "signature INVALID" line with "verified". JSON output keeps every control ch
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import Any
 
@@ -27,6 +28,7 @@ from modelgif.fingerprint.record import (
     load_fingerprint,
     read_fingerprint_unverified,
 )
+from modelgif.safe_read import open_regular
 
 __all__ = ["register", "run"]
 
@@ -95,6 +97,7 @@ def run(args: argparse.Namespace) -> int:
     if args.pub is None:
         status, fingerprint = "not checked", read_fingerprint_unverified(args.file)
     else:
+        os.close(open_regular(args.pub, "public key"))
         public_key = load_public_key(args.pub)
         try:
             status, fingerprint = "verified", load_fingerprint(args.file, public_key)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +15,7 @@ from modelgif.errors import InputError
 from modelgif.fingerprint.record import read_reveal
 from modelgif.reports.evidence import BUNDLE_FILES, verify_bundle, write_report
 from modelgif.reports.recheck import recheck_ownership
+from modelgif.safe_read import open_regular, read_json
 from modelgif.scan.records import expand_scan_files
 
 EPILOG = """\
@@ -89,11 +90,12 @@ def _verify(args: argparse.Namespace) -> int:
     if len(args.items) != 2 or args.pub is None:
         raise InputError("usage: modelgif report verify DIR --pub KEY.pub [--files FILE ...]")
     files = {path.name: path for path in args.files}
+    os.close(open_regular(args.pub, "public key"))
     public_key = load_public_key(args.pub)
     folder = Path(args.items[1])
     summary = verify_bundle(folder, public_key, files)
     if args.reveal is not None:
-        statement = json.loads((folder / "evidence.json").read_text(encoding="utf-8"))
+        statement = read_json(folder / "evidence.json", 64 << 20, "evidence file")
         rows = recheck_ownership(statement, public_key, read_reveal(args.reveal), args.files)
         summary["recomputed"] = rows
         if not all(row["match"] for row in rows):

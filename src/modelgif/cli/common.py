@@ -12,13 +12,13 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import yaml
 from tqdm import tqdm
 
 from modelgif.crypto.keys import PrivateKey, load_private_key
 from modelgif.errors import InputError
 from modelgif.fingerprint.anchors import AnchorConfig
 from modelgif.fingerprint.field import FieldConfig
+from modelgif.safe_read import open_regular, read_yaml
 
 __all__ = [
     "PASSPHRASE_ENV",
@@ -73,6 +73,7 @@ def command_line(args: argparse.Namespace) -> str:
 
 def owner_key(args: argparse.Namespace) -> PrivateKey:
     """Load the private key named by --key (asking for the passphrase if --passphrase)."""
+    os.close(open_regular(args.key, "private key"))  # a FIFO or device would block the read
     return load_private_key(args.key, read_passphrase() if args.passphrase else None)
 
 
@@ -113,16 +114,15 @@ def load_config(
     field_base = field_defaults or FieldConfig()
     if path is None:
         return base, field_base
-    if not path.is_file() or path.stat().st_size > MAX_CONFIG_BYTES:
-        raise InputError(f"{path}: missing or larger than {MAX_CONFIG_BYTES} bytes")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as error:
-        raise InputError(f"{path}: not valid YAML ({str(error).splitlines()[0]})") from None
+    data = read_yaml(path, MAX_CONFIG_BYTES, "config") or {}
     if not isinstance(data, dict) or not set(data) <= {"anchors", "field"}:
         raise InputError(f"{path}: the config may only have 'anchors' and 'field' sections")
+    sections = {name: data.get(name) or {} for name in ("anchors", "field")}
+    for name, section in sections.items():
+        if not isinstance(section, dict):
+            raise InputError(f"{path}: the '{name}' section must be a mapping of settings")
     try:
-        return (AnchorConfig.from_dict({**base.to_dict(), **dict(data.get("anchors") or {})}),
-                FieldConfig.from_dict({**field_base.to_dict(), **dict(data.get("field") or {})}))
+        return (AnchorConfig.from_dict({**base.to_dict(), **sections["anchors"]}),
+                FieldConfig.from_dict({**field_base.to_dict(), **sections["field"]}))
     except TypeError as error:
         raise InputError(f"{path}: {error}") from None

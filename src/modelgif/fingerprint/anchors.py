@@ -27,7 +27,15 @@ import numpy as np
 
 from modelgif.crypto.keystream import KeyStream
 from modelgif.errors import InputError
-from modelgif.validation import check_choice, check_float, check_int, check_known_keys
+from modelgif.safe_read import read_npy
+from modelgif.validation import (
+    MAX_ANCHOR_ELEMENTS,
+    check_choice,
+    check_float,
+    check_int,
+    check_known_keys,
+    check_work,
+)
 
 __all__ = [
     "SOURCES",
@@ -37,6 +45,7 @@ __all__ = [
     "load_pool",
 ]
 
+MAX_POOL_BYTES = 2 << 30
 SOURCES: tuple[str, ...] = ("auto", "subset", "augmented", "synthetic")
 _OWNER = "derive_anchors()"
 
@@ -86,29 +95,12 @@ class AnchorSet:
 
 
 def load_pool(path: str | Path, key: str | None = None) -> np.ndarray:
-    """Load an owner's input pool from .npy or .npz (no pickles) as float32 (N, ...)."""
-    path = Path(path)
-    try:
-        loaded = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as exc:
-        raise InputError(f"Cannot read the anchor pool {path}: {exc}") from exc
-    if isinstance(loaded, np.lib.npyio.NpzFile):
-        with loaded:
-            arr = _pick_array(loaded, key, path)
-    else:
-        arr = loaded
-    return _check_pool(np.asarray(arr))
+    """Load an owner's input pool from .npy or .npz (bounded, no pickles) as float32 (N, ...).
 
-
-def _pick_array(loaded: Any, key: str | None, path: Path) -> np.ndarray:
-    names = list(loaded.files)
-    if key is None:
-        key = next((k for k in ("x", "inputs", "X", "data") if k in names), None)
-        if key is None and len(names) == 1:
-            key = names[0]
-    if key is None or key not in names:
-        raise InputError(f"The pool {path} holds {names}; say which array with key=.")
-    return np.asarray(loaded[key])
+    In an .npz, `key` names the array; without it the x/inputs/X/data member or the only one.
+    """
+    array, _ = read_npy(path, MAX_POOL_BYTES, key, what="anchor pool")
+    return _check_pool(array)
 
 
 def _check_pool(pool: np.ndarray) -> np.ndarray:
@@ -150,6 +142,10 @@ def derive_anchors(
         source = "augmented" if pool_arr is not None else "synthetic"
     if source != "synthetic" and pool_arr is None:
         raise InputError(f"Anchor source {source!r} needs a pool of inputs (.npy/.npz).")
+    if input_shape is not None:
+        check_work("anchor values", {"anchors": config.n_anchors,
+                                     "values per anchor": int(np.prod(input_shape))},
+                   MAX_ANCHOR_ELEMENTS)
     lo, hi = _value_range(value_range, pool_arr)
     resolved = AnchorConfig(**{**config.to_dict(), "source": source})
     n = resolved.n_anchors

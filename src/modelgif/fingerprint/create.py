@@ -72,6 +72,7 @@ from modelgif.fingerprint.input_space import quantum, to_grid
 from modelgif.fingerprint.model_output import CONFIG_KEY
 from modelgif.fingerprint.normalize import NormalizedModel, normalize
 from modelgif.fingerprint.record import Fingerprint, Reveal, write_fingerprint
+from modelgif.validation import MAX_PATH_POINTS, check_work
 
 __all__ = [
     "OWNERSHIP_ANCHORS",
@@ -170,6 +171,9 @@ def create_fingerprint(
     recorded, and suspects are read at the output of that name (else their first).
     """
     data_files: tuple[tuple[str, str], ...] = ()
+    work = {"anchors": (anchor_config or OWNERSHIP_ANCHORS).n_anchors,
+            "steps": (field_config or OWNERSHIP_FIELD).n_steps}
+    check_work("path points", work, MAX_PATH_POINTS)  # before any anchor is derived
     if isinstance(model, NormalizedModel):
         normalized, name = model, "model.onnx"
         original_sha256 = model.source_sha256 or model.digest.split(":", 1)[1]

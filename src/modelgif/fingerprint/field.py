@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from modelgif.budget import run_budgeted
 from modelgif.errors import InputError
 from modelgif.fingerprint.anchors import AnchorSet
 from modelgif.fingerprint.backends.base import Backend
@@ -37,7 +38,15 @@ from modelgif.fingerprint.backends.select import BACKENDS, select_backend
 from modelgif.fingerprint.quadrature import MAX_STEPS, RULES, Quadrature, quadrature
 from modelgif.fingerprint.sketch import IDENTITY_VERSION, KINDS, Projection, make_projection
 from modelgif.fingerprint.targets import TARGETS, scalar_numpy, target_classes
-from modelgif.validation import check_choice, check_float, check_int, check_known_keys
+from modelgif.validation import (
+    MAX_PATH_POINTS,
+    MAX_SKETCH_ELEMENTS,
+    check_choice,
+    check_float,
+    check_int,
+    check_known_keys,
+    check_work,
+)
 
 __all__ = [
     "FIELD_FORMAT_VERSION",
@@ -133,14 +142,25 @@ class FieldResult:
     full: np.ndarray | None = field(default=None, repr=False)  # (N, S, D) when kept (exact)
 
 
-def field_cosines(a: np.ndarray | FieldResult, b: np.ndarray | FieldResult) -> np.ndarray:
-    """Cosine per (anchor, step) of two fields or sketches of equal shape (N, S, k)."""
+def field_cosines(
+    a: np.ndarray | FieldResult, b: np.ndarray | FieldResult, who: str = "a model"
+) -> np.ndarray:
+    """Cosine per (anchor, step) of two fields or sketches of equal shape (N, S, k).
+
+    NaN or Inf anywhere is an InputError naming `who`, never a low similarity: a model that
+    answers NaN tells nothing about where it came from.
+    """
     x = np.asarray(a.sketch if isinstance(a, FieldResult) else a, dtype=np.float64)
     y = np.asarray(b.sketch if isinstance(b, FieldResult) else b, dtype=np.float64)
     if x.shape != y.shape:
         raise InputError(f"Fields of different shapes cannot be compared: {x.shape} vs {y.shape}.")
     x = x.reshape(*x.shape[:2], -1)
     y = y.reshape(*y.shape[:2], -1)
+    finite = np.isfinite(x).all(axis=(1, 2)) & np.isfinite(y).all(axis=(1, 2))
+    bad = int(np.count_nonzero(~finite))
+    if bad:
+        raise InputError(f"{who} returns NaN/Inf at {bad} of {x.shape[0]} anchors: "
+                         "its answers are not evidence")
     norms = np.linalg.norm(x, axis=2) * np.linalg.norm(y, axis=2)
     dots = np.sum(x * y, axis=2)
     return np.where(norms > 0, dots / np.where(norms > 0, norms, 1.0), 0.0)
@@ -164,12 +184,30 @@ def compute_field(
     callable mapping a float32 batch (B, *input_shape) to outputs (B, C). `backend` overrides
     the automatic choice. `progress(done, total)` is called after every batch of path points.
     `keep_full` also returns the unprojected field (exact backend only; memory N*S*D floats).
+    The computation runs in a child process held to the wall-time and memory budget.
     """
     config = config or FieldConfig()
     x = np.ascontiguousarray(anchors.inputs if isinstance(anchors, AnchorSet) else anchors)
     if x.ndim < 2 or x.shape[0] < 1 or not np.all(np.isfinite(x)):
         raise InputError(f"Anchors must be a finite (N, ...) array. Got shape {x.shape}.")
-    x = x.astype(np.float32)
+    sizes = {"anchors": len(x), "steps": config.n_steps}
+    check_work("path points", sizes, MAX_PATH_POINTS)
+    check_work("sketch entries", {**sizes, "sketch_dim": config.sketch_dim}, MAX_SKETCH_ELEMENTS)
+    return run_budgeted(_compute_field, model, x.astype(np.float32), secret, config, backend,
+                        device, batch_size, keep_full, what="model", progress=progress)
+
+
+def _compute_field(
+    model: object,
+    x: np.ndarray,
+    secret: bytes,
+    config: FieldConfig,
+    backend: Backend | None,
+    device: str | torch.device | None,
+    batch_size: int | None,
+    keep_full: bool,
+    progress: Progress | None = None,
+) -> FieldResult:
     if backend is None:
         backend, reason = select_backend(
             model, x, config.backend, device=device, batch_size=batch_size

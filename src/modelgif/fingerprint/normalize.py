@@ -40,6 +40,7 @@ import onnx.inliner
 import torch
 from onnx import TensorProto, checker, shape_inference, version_converter
 
+from modelgif.budget import run_budgeted
 from modelgif.digests import sha256_file
 from modelgif.errors import InputError, ModelLoadError
 from modelgif.fingerprint.batching import make_batch_dynamic
@@ -78,6 +79,8 @@ RANGE_KEY = "modelgif.input_range"
 MAX_RELATIVE_ERROR = 1e-4
 CHECK_BATCH = 8
 INPUT_TYPES = {TensorProto.FLOAT, *(elem for _, elem in INTEGER_SPACES.values())}
+MAX_INPUT_ELEMENTS = 1 << 24  # per sample: 3x1024x1024 images fit, a [batch, 1e8] input not
+OUTPUT_TYPES = frozenset({TensorProto.FLOAT, TensorProto.DOUBLE, TensorProto.FLOAT16})
 
 
 @dataclass(frozen=True)
@@ -136,11 +139,23 @@ def normalize(
     normalized file remembers it. `check` compares the result with the original numerically.
     `output` names the output the field is taken of (default: the first); without
     `strict_output` a model lacking that name is read at its first output (a suspect).
+    ONNX input is loaded and checked in a child process held to the budget (budget.py).
     """
     choice = (output, strict_output)
     if isinstance(model, torch.nn.Module):
         return _normalize_module(model, example_input, exporter, input_range, limits, check,
                                  choice)
+    return run_budgeted(_normalize_onnx, model, input_range, limits, check, choice,
+                        what="model")
+
+
+def _normalize_onnx(
+    model: str | Path | onnx.ModelProto | bytes,
+    input_range: tuple[float, float] | None,
+    limits: Limits | None,
+    check: bool,
+    choice: tuple[str | None, bool],
+) -> NormalizedModel:
     source_sha256: str | None = None
     name = "model"
     if isinstance(model, str | Path):
@@ -290,8 +305,23 @@ def _check_io(model: onnx.ModelProto) -> None:
                 f"input '{inputs[0].name}' has no fixed size in dimension {position}; "
                 "only the batch dimension may be dynamic"
             )
+    elements = 1
+    for dim in tensor_type.shape.dim[1:]:
+        elements *= dim.dim_value
+        if elements > MAX_INPUT_ELEMENTS:
+            raise ModelLoadError(
+                f"input '{inputs[0].name}' has over {MAX_INPUT_ELEMENTS} values per sample, "
+                "over the limit"
+            )
     if len(model.graph.output) == 0:
         raise ModelLoadError("model declares no output")
+    output_type = model.graph.output[0].type.tensor_type.elem_type
+    if output_type not in OUTPUT_TYPES:
+        kind = TensorProto.DataType.Name(output_type).lower()
+        raise ModelLoadError(
+            f"output '{model.graph.output[0].name}' is {kind}; modelgif needs a float output "
+            "(a gradient field needs real-valued answers)"
+        )
 
 
 def _drop_initializer_inputs(model: onnx.ModelProto) -> None:
@@ -381,8 +411,12 @@ def _input_spec(
     value = model.graph.input[0]
     dims = value.type.tensor_type.shape.dim
     shape = (None, *[int(d.dim_value) for d in dims[1:]])
-    if value_range is not None and not value_range[0] < value_range[1]:
-        raise InputError(f"The input range must be (low, high) with low < high. Got {value_range}.")
+    if value_range is not None and not (
+        np.isfinite(value_range).all() and value_range[0] < value_range[1]
+    ):
+        raise InputError(
+            f"The input range must be finite (low, high) with low < high. Got {value_range}."
+        )
     return TensorSpec(value.name, shape, dtype, value_range)
 
 
@@ -427,6 +461,18 @@ def _compare(normalized: NormalizedModel, reference: Reference, name: str) -> fl
     theirs = reference(batch)
     if ours.shape != theirs.shape:
         raise ModelLoadError(f"normalized output shape {ours.shape} differs from {theirs.shape}")
+    if ours.ndim == 0 or ours.shape[0] != len(batch):
+        raise ModelLoadError(
+            f"the model's output {ours.shape} does not keep the batch dimension of its input "
+            f"({len(batch)} samples in); modelgif needs one answer per sample"
+        )
+    bad = int(np.count_nonzero(~np.isfinite(ours).reshape(len(batch), -1).all(axis=1)))
+    bad = max(bad, int(np.count_nonzero(~np.isfinite(theirs).reshape(len(batch), -1).all(1))))
+    if bad:
+        raise ModelLoadError(
+            f"the model returns NaN/Inf on {bad} of {len(batch)} check inputs: its answers "
+            "are not evidence"
+        )
     diff = float(np.max(np.abs(ours.astype(np.float64) - theirs)))
     scale = max(float(np.max(np.abs(theirs))), 1e-12)
     if diff / scale > MAX_RELATIVE_ERROR:

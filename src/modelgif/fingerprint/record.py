@@ -70,6 +70,7 @@ from modelgif.crypto.signing import (
     verify_envelope,
 )
 from modelgif.errors import InputError, IntegrityError
+from modelgif.safe_read import open_regular
 
 __all__ = [
     "FORMAT_VERSION",
@@ -362,18 +363,44 @@ class _Parsed:
 
 
 def _read_file(path: str | os.PathLike[str]) -> bytes:
+    """The file's bytes; a FIFO or device is refused, and the layout the header declares
+    must match the file's size before the (possibly large) arrays are read."""
     name = os.fspath(path)
     try:
-        with open(path, "rb") as handle:
+        with os.fdopen(open_regular(path, "fingerprint"), "rb") as handle:
             head = handle.read(len(MAGIC))
             if head != MAGIC:
                 raise InputError(f"{name} is not a modelgif fingerprint file.")
-            if os.fstat(handle.fileno()).st_size > MAX_FILE_BYTES:
+            size = os.fstat(handle.fileno()).st_size
+            if size > MAX_FILE_BYTES:
                 raise IntegrityError(_OPAQUE)
-            rest = handle.read(MAX_FILE_BYTES + 1 - len(MAGIC))
+            head += handle.read(_PREAMBLE.size - len(MAGIC))
+            _declared_size(head, handle, size)
+            rest = handle.read(MAX_FILE_BYTES + 1 - len(head))
     except OSError as error:
         raise InputError(f"Cannot read {name}: {error.strerror}.") from None
     return head + rest
+
+
+def _declared_size(head: bytes, handle: Any, size: int) -> None:
+    """IntegrityError unless the header's sections add up to `size` (header read, then
+    rewound); the full checks are _parse's."""
+    if len(head) < _PREAMBLE.size:
+        raise IntegrityError(_OPAQUE)
+    _, version, header_len = _PREAMBLE.unpack_from(head)
+    if version != FORMAT_VERSION:
+        return  # _parse names the unsupported version
+    if header_len > MAX_HEADER_BYTES or _PREAMBLE.size + header_len > size:
+        raise IntegrityError(_OPAQUE)
+    header = _json_exact(handle.read(header_len))
+    handle.seek(_PREAMBLE.size)
+    try:
+        sections = sum(int(e["nbytes"]) for e in header["arrays"])
+        declared = _PREAMBLE.size + header_len + sections + int(header["sealed_anchors_nbytes"])
+    except (TypeError, KeyError, ValueError):
+        raise IntegrityError(_OPAQUE) from None
+    if declared != size:
+        raise IntegrityError(_OPAQUE)
 
 
 def _json_exact(raw: bytes) -> Any:

@@ -3,11 +3,16 @@
 A suspect model is hostile input. This module is the front door and the only place that
 reads model files. Its promises:
 - no code runs on load: ONNX is protobuf, never pickle;
-- memory is bounded: the file size and every tensor's DECLARED size are checked against
-  `Limits` before any tensor data is read or allocated;
-- no file outside the model's folder is opened: external-data locations must be relative,
-  must not climb out (`..`, absolute paths, symlinks resolving elsewhere) and are read here,
-  by Python, never by onnx's own loader;
+- memory is bounded: the file size, every tensor's DECLARED size (strings by their real
+  content) and the node count after inlining local functions (computed before inlining)
+  are checked against `Limits` before any tensor data is read or allocated;
+- no file outside the model's folder is opened: ONE confinement rule covers every tensor of
+  every graph, subgraph (If/Loop/Scan bodies) and local function. External-data locations
+  must be relative, must not climb out (`..`, absolute paths, symlinks resolving elsewhere),
+  must be regular files with a single link (a hard link can point anywhere), and are read
+  here, by Python, never by onnx's or onnxruntime's own loaders. After loading, no tensor
+  anywhere is external, so onnxruntime (which is only given bytes) never resolves a path;
+- weights are finite: a NaN or Inf weight is refused, naming the tensor;
 - every failure is a ModelLoadError with one line naming the problem and the tensor or node.
 
 Why our own external-data reader: `onnx.load(..., load_external_data=True)` resolves
@@ -19,14 +24,18 @@ from __future__ import annotations
 
 import math
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import onnx
 from google.protobuf.message import DecodeError
-from onnx import TensorProto
+from onnx import TensorProto, numpy_helper
 
 from modelgif.errors import ModelLoadError
+from modelgif.fingerprint.onnx_walk import all_nodes, all_tensors, inlined_node_count
+from modelgif.safe_read import open_regular
 
 __all__ = [
     "ALLOWED_DOMAINS", "Limits", "external_data_files", "load_onnx_bytes", "load_onnx_file",
@@ -38,6 +47,8 @@ GiB = 1 << 30
 # onnxruntime's quantizer declares) and onnxruntime's contrib ops (emitted by its quantizer).
 # Anything else could need a custom-op library: refused.
 ALLOWED_DOMAINS = frozenset({"", "ai.onnx", "ai.onnx.ml", "com.microsoft"})
+FLOAT_DTYPES = frozenset({TensorProto.FLOAT, TensorProto.DOUBLE, TensorProto.FLOAT16,
+                          TensorProto.BFLOAT16})
 
 
 @dataclass(frozen=True)
@@ -47,7 +58,7 @@ class Limits:
     max_file_bytes: int = 2 * GiB
     max_tensor_bytes: int = 1 * GiB
     max_total_bytes: int = 4 * GiB
-    max_nodes: int = 200_000
+    max_nodes: int = 200_000  # after inlining local functions, subgraphs included
 
 
 def load_onnx_file(path: str | Path, limits: Limits | None = None) -> onnx.ModelProto:
@@ -57,14 +68,14 @@ def load_onnx_file(path: str | Path, limits: Limits | None = None) -> onnx.Model
     """
     limits = limits or Limits()
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():
         raise ModelLoadError(f"{path}: no such model file")
-    size = path.stat().st_size
-    if size > limits.max_file_bytes:
-        raise ModelLoadError(
-            f"{path.name}: file is {size} bytes, over the limit of {limits.max_file_bytes}"
-        )
-    with open(path, "rb") as handle:
+    with os.fdopen(open_regular(path, "model file"), "rb") as handle:
+        size = os.fstat(handle.fileno()).st_size
+        if size > limits.max_file_bytes:
+            raise ModelLoadError(
+                f"{path.name}: file is {size} bytes, over the limit of {limits.max_file_bytes}"
+            )
         data = handle.read(limits.max_file_bytes + 1)
     return load_onnx_bytes(data, folder=path.parent, name=path.name, limits=limits)
 
@@ -90,8 +101,12 @@ def load_onnx_bytes(
         ) from None
     if not model.HasField("graph") or len(model.graph.node) == 0:
         raise ModelLoadError(f"{name}: not an ONNX model (no graph or no nodes)")
-    if len(model.graph.node) > limits.max_nodes:
-        raise ModelLoadError(f"{name}: {len(model.graph.node)} nodes, over the limit")
+    nodes = inlined_node_count(model, limits.max_nodes, name)
+    if nodes > limits.max_nodes:
+        raise ModelLoadError(
+            f"{name}: over {limits.max_nodes} nodes once subgraphs and local functions are "
+            "counted, over the limit"
+        )
     _check_domains(model, name)
     _check_and_inline_tensors(model, folder, name, limits)
     return model
@@ -101,7 +116,7 @@ def _check_domains(model: onnx.ModelProto, name: str) -> None:
     for opset in model.opset_import:
         if opset.domain not in ALLOWED_DOMAINS:
             raise ModelLoadError(f"{name}: opset import from unknown domain '{opset.domain}'")
-    for node in _all_nodes(model):
+    for node in all_nodes(model):
         if node.domain not in ALLOWED_DOMAINS:
             raise ModelLoadError(
                 f"{name}: node '{node.name or '?'}' uses op '{node.op_type}' from unknown "
@@ -109,51 +124,28 @@ def _check_domains(model: onnx.ModelProto, name: str) -> None:
             )
 
 
-def _all_nodes(model: onnx.ModelProto) -> list[onnx.NodeProto]:
-    """Nodes of the main graph, its subgraphs and local functions."""
-    nodes: list[onnx.NodeProto] = []
-    graphs = [model.graph]
-    while graphs:
-        graph = graphs.pop()
-        for node in graph.node:
-            nodes.append(node)
-            for attribute in node.attribute:
-                graphs.extend([attribute.g] if attribute.HasField("g") else [])
-                graphs.extend(attribute.graphs)
-    for function in model.functions:
-        nodes.extend(function.node)
-    return nodes
-
-
-def _all_tensors(model: onnx.ModelProto) -> list[TensorProto]:
-    """Initializers and constant-attribute tensors, everywhere in the model."""
-    tensors = list(model.graph.initializer)
-    for node in _all_nodes(model):
-        for attribute in node.attribute:
-            if attribute.HasField("t"):
-                tensors.append(attribute.t)
-            tensors.extend(attribute.tensors)
-    if len(model.graph.sparse_initializer) > 0:
-        raise ModelLoadError("sparse initializers are not supported")
-    return tensors
-
-
 def _declared_bytes(tensor: TensorProto, name: str, limits: Limits) -> int:
+    """Bytes the tensor will occupy: dims x itemsize, or for strings their real content."""
     if any(dim < 0 for dim in tensor.dims):
         raise ModelLoadError(f"{name}: tensor '{tensor.name}' declares a negative dimension")
-    try:
-        itemsize = int(onnx.helper.tensor_dtype_to_np_dtype(tensor.data_type).itemsize)
-    except (KeyError, ValueError, TypeError):
-        raise ModelLoadError(
-            f"{name}: tensor '{tensor.name}' has unsupported data type {tensor.data_type}"
-        ) from None
     count = int(math.prod(tensor.dims))
     if count > limits.max_tensor_bytes:  # checked before multiplying: no huge ints needed
         raise ModelLoadError(
             f"{name}: tensor '{tensor.name}' declares {count} elements, over the limit of "
             f"{limits.max_tensor_bytes} bytes"
         )
-    declared: int = count * itemsize
+    if tensor.data_type == TensorProto.STRING:
+        if tensor.data_location == TensorProto.EXTERNAL:
+            raise ModelLoadError(f"{name}: string tensor '{tensor.name}' has external data")
+        declared = sum(len(item) for item in tensor.string_data) + 8 * count
+    else:
+        try:
+            itemsize = int(onnx.helper.tensor_dtype_to_np_dtype(tensor.data_type).itemsize)
+        except (KeyError, ValueError, TypeError):
+            raise ModelLoadError(
+                f"{name}: tensor '{tensor.name}' has unsupported data type {tensor.data_type}"
+            ) from None
+        declared = count * itemsize
     if declared > limits.max_tensor_bytes:
         raise ModelLoadError(
             f"{name}: tensor '{tensor.name}' declares {declared} bytes, over the limit of "
@@ -166,7 +158,8 @@ def _check_and_inline_tensors(
     model: onnx.ModelProto, folder: Path | None, name: str, limits: Limits
 ) -> None:
     total = 0
-    for tensor in _all_tensors(model):
+    tensors = all_tensors(model, name)
+    for tensor in tensors:
         declared = _declared_bytes(tensor, name, limits)
         total += declared
         if total > limits.max_total_bytes:
@@ -181,6 +174,26 @@ def _check_and_inline_tensors(
                 f"{name}: tensor '{tensor.name}' holds {len(tensor.raw_data)} bytes but "
                 f"declares {declared}"
             )
+    for tensor in all_tensors(model, name):  # the promise onnxruntime relies on
+        if tensor.data_location == TensorProto.EXTERNAL or len(tensor.external_data) > 0:
+            raise ModelLoadError(f"{name}: tensor '{tensor.name}' is still external")
+    for tensor in tensors:
+        _check_finite(tensor, name)
+
+
+def _check_finite(tensor: TensorProto, name: str) -> None:
+    """A NaN or Inf weight makes every output NaN-prone: refused, naming the tensor."""
+    if tensor.data_type not in FLOAT_DTYPES:
+        return
+    try:
+        values = numpy_helper.to_array(tensor)
+    except (ValueError, TypeError) as error:
+        raise ModelLoadError(f"{name}: tensor '{tensor.name}' cannot be decoded: {error}") from None
+    if not np.all(np.isfinite(values)):
+        bad = int(np.count_nonzero(~np.isfinite(values)))
+        raise ModelLoadError(
+            f"{name}: tensor '{tensor.name}' holds {bad} NaN or infinite values"
+        )
 
 
 def _read_external(tensor: TensorProto, folder: Path | None, name: str, declared: int) -> None:
@@ -205,11 +218,18 @@ def _read_external(tensor: TensorProto, folder: Path | None, name: str, declared
             f"{name}: tensor '{tensor.name}' external length {length} does not match its "
             f"declared size {declared}"
         )
-    if offset + length > target.stat().st_size:
-        raise ModelLoadError(
-            f"{name}: tensor '{tensor.name}' reads past the end of '{location}'"
-        )
-    with open(target, "rb") as handle:
+    fd = os.open(target, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW)
+    with os.fdopen(fd, "rb") as handle:
+        status = os.fstat(handle.fileno())
+        if not stat.S_ISREG(status.st_mode) or status.st_nlink > 1:
+            raise ModelLoadError(
+                f"{name}: tensor '{tensor.name}' external data file '{location}' is not a "
+                "plain file of the model's folder (hard link or special file)"
+            )
+        if offset + length > status.st_size:
+            raise ModelLoadError(
+                f"{name}: tensor '{tensor.name}' reads past the end of '{location}'"
+            )
         handle.seek(offset)
         raw = handle.read(length)
     tensor.raw_data = raw
@@ -232,9 +252,16 @@ def _confined_path(folder: Path, location: str, tensor: str, name: str) -> Path:
             f"{name}: tensor '{tensor}' external data location '{location}' escapes the "
             "model's folder"
         )
-    if not target.is_file():
+    try:
+        status = os.stat(target)
+    except OSError:
         raise ModelLoadError(
             f"{name}: tensor '{tensor}' external data file '{location}' is missing"
+        ) from None
+    if not stat.S_ISREG(status.st_mode) or status.st_nlink > 1:
+        raise ModelLoadError(
+            f"{name}: tensor '{tensor}' external data file '{location}' is not a plain file "
+            "of the model's folder (hard link or special file)"
         )
     return target
 
@@ -257,7 +284,7 @@ def external_data_files(path: str | Path, limits: Limits | None = None) -> list[
     except (DecodeError, ValueError, RuntimeError) as error:
         raise ModelLoadError(f"{path.name}: not a valid ONNX protobuf: {error}") from None
     locations: set[str] = set()
-    for tensor in _all_tensors(model):
+    for tensor in all_tensors(model, path.name):
         if tensor.data_location == TensorProto.EXTERNAL:
             location = {e.key: e.value for e in tensor.external_data}.get("location", "")
             _confined_path(path.parent, location, tensor.name, path.name)

@@ -119,7 +119,7 @@ def compare_suspect(
             model, anchors, secrets.sketch_secret, chosen, backend=engine, progress=progress
         )
         sketch = "sketch"
-    cosines = field_cosines(np.asarray(fingerprint.arrays[sketch]), result.sketch)
+    cosines = field_cosines(np.asarray(fingerprint.arrays[sketch]), result.sketch, "suspect")
     return Comparison(cosines, sketch, result.estimator, digest)
 
 
@@ -192,7 +192,8 @@ def _negative_cosines(
         else None
     )
     result = compute_field(model, secrets.anchors, secrets.sketch_secret, config, backend=engine)
-    return field_cosines(np.asarray(fingerprint.arrays[sketch]), result.sketch)
+    return field_cosines(np.asarray(fingerprint.arrays[sketch]), result.sketch,
+                         f"negative {model.digest[:19]}")
 
 
 def ownership_record(

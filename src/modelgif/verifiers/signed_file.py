@@ -17,7 +17,8 @@ from typing import Any
 from modelgif.atomic_write import write_file
 from modelgif.crypto.keys import PrivateKey, PublicKey
 from modelgif.crypto.signing import make_statement, sign_statement, verify_envelope
-from modelgif.errors import InputError, IntegrityError
+from modelgif.errors import InputError
+from modelgif.safe_read import IntegrityError, read_text
 
 __all__ = ["load_json", "read_signed", "write_signed"]
 
@@ -27,14 +28,15 @@ def _no_constant(name: str) -> None:
 
 
 def load_json(path: Path, max_bytes: int, what: str) -> Any:
-    """Parse a JSON file of at most `max_bytes` (NaN and Infinity refused); InputError."""
-    if not path.is_file():
+    """Parse a JSON file of at most `max_bytes` (NaN and Infinity refused); InputError.
+
+    Read through modelgif.safe_read: FIFOs and special files refused, size checked first."""
+    if not path.exists():
         raise InputError(f"{path}: no such {what}")
-    if path.stat().st_size > max_bytes:
-        raise InputError(f"{path}: larger than {max_bytes} bytes; not a {what}")
+    text = read_text(path, max_bytes, what)
     try:
-        return json.loads(path.read_bytes().decode("utf-8"), parse_constant=_no_constant)
-    except (UnicodeDecodeError, ValueError, RecursionError) as error:
+        return json.loads(text, parse_constant=_no_constant)
+    except (ValueError, RecursionError) as error:
         raise InputError(f"{path}: not JSON ({error})") from None
 
 

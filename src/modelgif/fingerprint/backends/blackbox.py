@@ -27,7 +27,7 @@ from modelgif.fingerprint.ops import QUANTIZATION_OPS
 from modelgif.fingerprint.sketch import Projection
 from modelgif.fingerprint.targets import scalar_numpy
 from modelgif.fingerprint.torch_graph import graph_ops
-from modelgif.runtime import make_session
+from modelgif.runtime import first_line, make_session
 
 __all__ = [
     "FLOAT_EPS",
@@ -89,7 +89,12 @@ class BlackBoxBackend:
         name = session.get_inputs()[0].name
 
         def forward(x: np.ndarray) -> np.ndarray:
-            return np.asarray(session.run(None, {name: x})[0])
+            try:
+                return np.asarray(session.run(None, {name: x})[0])
+            except Exception as error:  # onnxruntime raises its own exception types
+                raise BackendError(
+                    f"onnxruntime cannot run the model: {first_line(error)}"
+                ) from None
 
         ops = graph_ops(model)
         return cls(
@@ -108,7 +113,7 @@ class BlackBoxBackend:
         out = []
         for i in range(0, len(x), step):
             y = np.asarray(self._forward(np.ascontiguousarray(x[i : i + step], np.float32)))
-            if y.shape[0] != min(step, len(x) - i):
+            if y.ndim == 0 or y.shape[0] != min(step, len(x) - i):
                 raise BackendError(f"The model returned {y.shape[0]} rows for {step} inputs.")
             out.append(y)
         return np.concatenate(out)

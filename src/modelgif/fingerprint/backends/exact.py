@@ -24,7 +24,7 @@ from modelgif.fingerprint.backends.base import PointGradients
 from modelgif.fingerprint.sketch import Projection
 from modelgif.fingerprint.targets import scalar_torch
 from modelgif.fingerprint.torch_graph import TorchGraph
-from modelgif.runtime import make_session
+from modelgif.runtime import first_line, make_session
 
 __all__ = ["FLOAT_TOLERANCE", "QUANTIZED_TOLERANCE", "ExactBackend", "default_device"]
 
@@ -78,10 +78,18 @@ class ExactBackend:
         session = make_session(self._model_bytes)
         name = session.get_inputs()[0].name
         step = 1 if self.batch_coupled else 256
-        ref = np.concatenate(
-            [session.run(None, {name: x[i : i + step]})[0] for i in range(0, len(x), step)]
-        )
-        ours = self.outputs(x)
+        try:
+            ref = np.concatenate(
+                [session.run(None, {name: x[i : i + step]})[0] for i in range(0, len(x), step)]
+            )
+        except Exception as failure:  # onnxruntime raises its own exception types
+            raise BackendError(f"onnxruntime cannot run the model: {first_line(failure)}") from None
+        try:
+            ours = self.outputs(x)
+        except (RuntimeError, IndexError, ValueError, TypeError) as failure:
+            raise BackendError(
+                f"the converted model fails in torch: {first_line(failure)}"
+            ) from None
         if ref.shape != ours.shape:
             raise BackendError(f"Converted output shape {ours.shape} != onnxruntime {ref.shape}.")
         error = float(np.linalg.norm(ours - ref)) / max(float(np.linalg.norm(ref)), 1e-30)
