@@ -17,8 +17,8 @@ from typing import Any
 from modelgif.atomic_write import write_file
 from modelgif.crypto.keys import PrivateKey, PublicKey
 from modelgif.crypto.signing import make_statement, sign_statement, verify_envelope
-from modelgif.errors import InputError
-from modelgif.safe_read import IntegrityError, read_text
+from modelgif.errors import InputError, IntegrityError
+from modelgif.safe_read import read_text
 
 __all__ = ["load_json", "read_signed", "write_signed"]
 
