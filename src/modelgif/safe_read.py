@@ -63,11 +63,12 @@ def read_bytes(path: PathLike, max_bytes: int, what: str = "file") -> bytes:
     """The whole content of a regular file of at most `max_bytes` bytes."""
     fd = open_regular(path, what)
     with os.fdopen(fd, "rb") as handle:
-        if os.fstat(handle.fileno()).st_size > max_bytes:
+        size = os.fstat(handle.fileno()).st_size
+        if size > max_bytes:
             raise InputError(
                 f"The {what} {os.fspath(path)} is larger than {max_bytes} bytes; refusing it."
             )
-        data = handle.read(max_bytes + 1)
+        data = handle.read(size + 1)  # read(n) allocates n bytes up front: never the limit
     if len(data) > max_bytes:
         raise InputError(f"The {what} {os.fspath(path)} is larger than {max_bytes} bytes.")
     return data
@@ -84,12 +85,16 @@ def read_text(path: PathLike, max_bytes: int, what: str = "file") -> str:
         ) from None
 
 
+def _no_constant(name: str) -> None:
+    raise ValueError(f"{name} is not a number JSON allows")
+
+
 def read_json(path: PathLike, max_bytes: int, what: str = "JSON file") -> Any:
-    """Parse a bounded JSON file; nesting deeper than MAX_DEPTH is refused."""
+    """Parse a bounded JSON file; nesting deeper than MAX_DEPTH, NaN and Infinity refused."""
     text = read_text(path, max_bytes, what)
     try:
-        value = json.loads(text)
-    except (json.JSONDecodeError, RecursionError) as error:
+        value = json.loads(text, parse_constant=_no_constant)
+    except (ValueError, RecursionError) as error:
         reason = str(error).splitlines()[0] if str(error) else "nested too deeply"
         raise InputError(f"The {what} {os.fspath(path)} is not valid JSON ({reason}).") from None
     _check_depth(value, path, what)

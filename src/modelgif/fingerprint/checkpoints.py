@@ -28,6 +28,8 @@ _MAX_SAFETENSORS_HEADER = 100 << 20
 
 def checkpoint_kind(path: Path) -> str | None:
     """'a PyTorch checkpoint (zip)', '... (pickle)', 'a safetensors file', or None."""
+    if not path.is_file():  # a FIFO or device is refused by the loader, never opened here
+        return None
     try:
         with path.open("rb") as handle:
             head = handle.read(_HEADER_BYTES)

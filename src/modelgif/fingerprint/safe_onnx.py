@@ -35,7 +35,7 @@ from onnx import TensorProto, numpy_helper
 
 from modelgif.errors import ModelLoadError
 from modelgif.fingerprint.onnx_walk import all_nodes, all_tensors, inlined_node_count
-from modelgif.safe_read import open_regular
+from modelgif.safe_read import open_regular, read_bytes
 
 __all__ = [
     "ALLOWED_DOMAINS", "Limits", "external_data_files", "load_onnx_bytes", "load_onnx_file",
@@ -76,7 +76,7 @@ def load_onnx_file(path: str | Path, limits: Limits | None = None) -> onnx.Model
             raise ModelLoadError(
                 f"{path.name}: file is {size} bytes, over the limit of {limits.max_file_bytes}"
             )
-        data = handle.read(limits.max_file_bytes + 1)
+        data = handle.read(min(size, limits.max_file_bytes) + 1)
     return load_onnx_bytes(data, folder=path.parent, name=path.name, limits=limits)
 
 
@@ -279,8 +279,7 @@ def external_data_files(path: str | Path, limits: Limits | None = None) -> list[
         raise ModelLoadError(f"{path}: no such model file, or over the size limit")
     model = onnx.ModelProto()
     try:
-        with open(path, "rb") as handle:
-            model.ParseFromString(handle.read(limits.max_file_bytes + 1))
+        model.ParseFromString(read_bytes(path, limits.max_file_bytes, "model file"))
     except (DecodeError, ValueError, RuntimeError) as error:
         raise ModelLoadError(f"{path.name}: not a valid ONNX protobuf: {error}") from None
     locations: set[str] = set()

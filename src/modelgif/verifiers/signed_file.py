@@ -18,7 +18,7 @@ from modelgif.atomic_write import write_file
 from modelgif.crypto.keys import PrivateKey, PublicKey
 from modelgif.crypto.signing import make_statement, sign_statement, verify_envelope
 from modelgif.errors import InputError, IntegrityError
-from modelgif.safe_read import read_text
+from modelgif.safe_read import read_json
 
 __all__ = ["load_json", "read_signed", "write_signed"]
 
@@ -28,16 +28,10 @@ def _no_constant(name: str) -> None:
 
 
 def load_json(path: Path, max_bytes: int, what: str) -> Any:
-    """Parse a JSON file of at most `max_bytes` (NaN and Infinity refused); InputError.
-
-    Read through modelgif.safe_read: FIFOs and special files refused, size checked first."""
+    """Parse a JSON file through modelgif.safe_read (bounded size and depth, no NaN)."""
     if not path.exists():
         raise InputError(f"{path}: no such {what}")
-    text = read_text(path, max_bytes, what)
-    try:
-        return json.loads(text, parse_constant=_no_constant)
-    except (ValueError, RecursionError) as error:
-        raise InputError(f"{path}: not JSON ({error})") from None
+    return read_json(path, max_bytes, what)
 
 
 def write_signed(
