@@ -36,7 +36,7 @@ from typing import Any, TypeVar
 
 from modelgif.errors import BudgetError, InputError, ModelgifError
 
-__all__ = ["MEMORY_ENV", "SECONDS_ENV", "Budget", "run_budgeted"]
+__all__ = ["MEMORY_ENV", "SECONDS_ENV", "Budget", "held_by_caller", "run_budgeted"]
 
 SECONDS_ENV = "MODELGIF_BUDGET_SECONDS"
 MEMORY_ENV = "MODELGIF_BUDGET_MEMORY_GIB"
@@ -222,6 +222,14 @@ def _cuda_available() -> bool:
     """CUDA reserves far more address space than it uses: RLIMIT_AS would break it."""
     torch = sys.modules.get("torch")
     return bool(torch is not None and torch.cuda.is_available())
+
+
+def held_by_caller() -> None:
+    """Run every later budgeted call of this process inline: a scan worker (a local worker
+    or a Ray task) is held to its own memory limit and per-pair timeout, and forking a
+    child inside it (daemonic, or a threaded Ray worker) is refused or can hang."""
+    global _in_child
+    _in_child = True
 
 
 def _cuda_in_use() -> bool:

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
+from modelgif import budget
 from modelgif.digests import sha256_file
 from modelgif.errors import InputError
 from modelgif.scan.jobs import ScanJob
@@ -68,6 +69,7 @@ def _worker_main(conn: Connection, jobs: Sequence[ScanJob], backend: str,
     """A worker's life: set the limit, say ready, decide tasks until told to stop."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the driver handles Ctrl-C
     _limit_memory(memory_gb)
+    budget.held_by_caller()
     by_id = {job.fingerprint_id: job for job in jobs}
     conn.send_bytes(b'{"kind": "ready"}')
     while True:

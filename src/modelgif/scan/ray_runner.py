@@ -29,6 +29,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from modelgif import budget
 from modelgif.digests import sha256_file
 from modelgif.errors import InputError
 from modelgif.scan.jobs import ScanJob
@@ -44,6 +45,7 @@ def _decide(jobs: Sequence[ScanJob], task: Task, backend: str,
             cache: str | None) -> Iterator[dict[str, Any]]:
     """The body of one Ray task (runs on a worker node): "started", then its lines."""
     yield {"kind": "started"}
+    budget.held_by_caller()  # the task's timeout holds it; never fork inside a Ray worker
     selected = [j for j in jobs if j.fingerprint_id in task.fingerprints]
     yield from decide_suspect(selected, task.name, task.path, backend, cache)
 
