@@ -66,6 +66,18 @@ def add_force_argument(parser: argparse.ArgumentParser, what: str = "OUTPUT") ->
                         help=f"replace an existing {what} (atomically; never a key file)")
 
 
+def add_budget_arguments(parser: argparse.ArgumentParser) -> None:
+    """--query-budget, --output-kind and --top-k (verify and calibrate must agree on them)."""
+    group = parser.add_argument_group("within a query budget (fingerprints made with --probes)")
+    group.add_argument("--query-budget", type=int, metavar="N",
+                       help="compare outputs at the first N secret probe points (N queries)")
+    group.add_argument("--output-kind", default="probabilities",
+                       choices=["logits", "probabilities", "topk", "labels"],
+                       help="what the suspect's API returns (default probabilities)")
+    group.add_argument("--top-k", type=int, default=5, metavar="K",
+                       help="classes a topk API returns (default 5)")
+
+
 def command_line(args: argparse.Namespace) -> str:
     """The command that reproduces this run: the argv main() received, shell-quoted."""
     return "modelgif " + shlex.join(args.argv)

@@ -71,8 +71,16 @@ from modelgif.fingerprint.field import (
 from modelgif.fingerprint.input_space import quantum, to_grid
 from modelgif.fingerprint.model_output import CONFIG_KEY
 from modelgif.fingerprint.normalize import NormalizedModel, normalize
+from modelgif.fingerprint.probes import (
+    MAX_PROBES,
+    PROBE_SCALE,
+    PROBES_ARRAY,
+    PROBES_KEY,
+    probe_points,
+    seal_outputs,
+)
 from modelgif.fingerprint.record import Fingerprint, Reveal, write_fingerprint
-from modelgif.validation import MAX_PATH_POINTS, check_work
+from modelgif.validation import MAX_PATH_POINTS, check_int, check_work
 
 __all__ = [
     "OWNERSHIP_ANCHORS",
@@ -95,6 +103,7 @@ class FingerprintSecrets:
 
     anchors: np.ndarray
     sketch_secret: bytes
+    anchor_key: bytes = b""  # opens the probe set (probes.py); empty where not needed
 
 
 def input_scale(anchors: np.ndarray) -> float:
@@ -121,7 +130,8 @@ def open_secrets(
         anchor_key = reveal.anchor_key
     else:
         raise InputError("Opening a fingerprint needs the owner's private key or a reveal file.")
-    return FingerprintSecrets(np.asarray(anchors, dtype=np.float32), sketch_secret(anchor_key))
+    return FingerprintSecrets(np.asarray(anchors, dtype=np.float32), sketch_secret(anchor_key),
+                              anchor_key)
 
 
 def compact_anchors(anchors: np.ndarray) -> np.ndarray:
@@ -164,11 +174,14 @@ def create_fingerprint(
     created_at: datetime | None = None,
     overwrite: bool = False,
     output_name: str | None = None,
+    probes: int = 0,
 ) -> Fingerprint:
     """Normalize `model`, derive secret anchors, compute both sketches, sign and write.
 
     `output_name` picks the model output the field is taken of (default: the first); it is
     recorded, and suspects are read at the output of that name (else their first).
+    `probes` > 0 also seals the owner's outputs at that many secret probe points (probes.py),
+    for verdicts through an inference API at a small query budget.
     """
     data_files: tuple[tuple[str, str], ...] = ()
     work = {"anchors": (anchor_config or OWNERSHIP_ANCHORS).n_anchors,
@@ -222,11 +235,16 @@ def create_fingerprint(
         "opset": normalized.opset,
         CONFIG_KEY: normalized.output_name,
     }
+    arrays = {"sketch": compact_sketch(fine.sketch),
+              "sketch_coarse": compact_sketch(coarse.sketch),
+              "classes": fine.classes.astype(np.int32)}
+    if probes:
+        arrays[PROBES_ARRAY], echo[PROBES_KEY] = _probe_outputs(
+            normalized, derive_anchor_key(private_key, fingerprint_id), fingerprint_id, probes,
+            anchors.value_range)
     return write_fingerprint(
         output,
-        arrays={"sketch": compact_sketch(fine.sketch),
-                "sketch_coarse": compact_sketch(coarse.sketch),
-                "classes": fine.classes.astype(np.int32)},
+        arrays=arrays,
         anchors=stored,
         config=echo,
         model_digest=normalized.digest.split(":", 1)[1],
@@ -238,6 +256,25 @@ def create_fingerprint(
         overwrite=overwrite,
         data_files=data_files,
     )
+
+
+def _probe_outputs(
+    normalized: NormalizedModel, anchor_key: bytes, fingerprint_id: bytes, count: int,
+    value_range: tuple[float, float],
+) -> tuple[np.ndarray, dict[str, Any]]:
+    """The owner's outputs at `count` probe points, sealed, and their config echo."""
+    check_int(count, "probes", "create_fingerprint()", 0, MAX_PROBES)
+    spec = normalized.input_spec
+    shape = tuple(int(d) for d in spec.shape[1:] if d is not None)
+    points = probe_points(anchor_key, count, shape, value_range, spec.dtype)
+    outputs = BlackBoxBackend.from_onnx(normalized.model).outputs(points)
+    outputs = outputs.reshape(len(points), -1).astype(np.float32)
+    if not np.all(np.isfinite(outputs)):
+        raise InputError("The model answers NaN/Inf at a probe point; probes need finite "
+                         "outputs.")
+    sealed = seal_outputs(outputs, anchor_key, fingerprint_id)
+    return sealed, {"count": count, "classes": int(outputs.shape[1]), "scale": PROBE_SCALE,
+                    "source": "synthetic"}
 
 
 def is_quantized(model: object) -> bool:
