@@ -31,7 +31,12 @@ from modelgif.verifiers.ownership import (
     verify_suspect,
 )
 from modelgif.verifiers.probe_record import probe_record
-from modelgif.verifiers.probe_verdict import onnx_oracle, plan_queries, verify_with_probes
+from modelgif.verifiers.probe_verdict import (
+    bound_calibration,
+    onnx_oracle,
+    plan_queries,
+    verify_with_probes,
+)
 from modelgif.verifiers.record import write_record
 
 EPILOG = """\
@@ -135,6 +140,7 @@ def _run_budgeted(args: argparse.Namespace, key: PrivateKey, fingerprint: Finger
                   secrets: FingerprintSecrets, calibrations: dict[str, Calibration] | None
                   ) -> int:
     plan = plan_queries(fingerprint, args.query_budget, args.output_kind, args.top_k)
+    bound_calibration(plan, calibrations)  # before the log is opened or a query is spent
     spec = fingerprint.config["input_spec"]
     suspect: NormalizedModel | None = None
     server: dict[str, Any] | None = None

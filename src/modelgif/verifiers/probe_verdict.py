@@ -53,6 +53,7 @@ __all__ = [
     "ESTIMATOR_PATTERN",
     "MIN_QUERIES",
     "CountingOracle",
+    "bound_calibration",
     "Oracle",
     "ProbeComparison",
     "QueryPlan",
@@ -173,6 +174,25 @@ def probe_suspect(
     return ProbeComparison(sims, plan, counting.queries, estimator)
 
 
+def bound_calibration(
+    plan: QueryPlan, calibrations: dict[str, Calibration] | None
+) -> Calibration | None:
+    """The calibration made for exactly this plan (kind, k, points); None without any.
+
+    Call it before spending a query: a calibration for another plan is refused.
+    """
+    if calibrations is None:
+        return None
+    calibration = calibrations.get(plan.estimator)
+    if calibration is None:
+        made = ", ".join(sorted(calibrations)) or "none"
+        raise InputError(
+            f"The calibration has no null for {plan.estimator} (it holds {made}); run "
+            f"`modelgif calibrate ... --output-kind {plan.kind} --query-budget "
+            f"{plan.queries}` so the null is measured the way the suspect is.")
+    return calibration
+
+
 def verify_with_probes(
     fingerprint: Fingerprint,
     secrets: FingerprintSecrets,
@@ -182,15 +202,7 @@ def verify_with_probes(
     suspect: str = "callable",
 ) -> tuple[Verdict, ProbeComparison]:
     """The verdict of an output-agreement test; refuses a calibration made for another plan."""
-    calibration = None
-    if calibrations is not None:
-        calibration = calibrations.get(plan.estimator)
-        if calibration is None:
-            made = ", ".join(sorted(calibrations)) or "none"
-            raise InputError(
-                f"The calibration has no null for {plan.estimator} (it holds {made}); run "
-                f"`modelgif calibrate ... --output-kind {plan.kind} --query-budget "
-                f"{plan.queries}` so the null is measured the way the suspect is.")
+    calibration = bound_calibration(plan, calibrations)
     comparison = probe_suspect(fingerprint, secrets, oracle, plan)
     compared = {"owner": "sha256:" + fingerprint.model_digest, "suspect": suspect,
                 "fingerprint_commitment": fingerprint.commitment, "estimator": plan.estimator}
