@@ -6,12 +6,13 @@ independent negatives queried the same way. Per zoo (small zoos, one source each
 
 - the independents are dealt by the IP benchmark's stratified rule (bench/splits.py,
   ip.negative_stratum) into 4 cross-fitting folds; fold k's negatives are scored under the
-  null fitted on the other folds' negatives (bench/ip.score_pairs, the same code as
-  `modelgif bench ip`), and every positive under each fold's null; no negative is ever
-  scored under a null that contains it;
+  null fitted on the other folds' negatives (`fit_calibration` and `compute_verdict`, as
+  `calibrate` and `verify` do), and every positive under each fold's null (its rate is the
+  fraction of the 4 nulls that call it derived); no negative is ever scored under a null
+  that contains it; intervals are 95 % bootstraps over models;
 - positives: every derived model of the source with the owner's label set (transfer
   models answer other classes and are not comparable by outputs);
-- the probe points are the first n of 4,096 drawn from a per-zoo secret, exactly as a
+- the probe points are the first n of 4,096 (n / 2 pairs) drawn from a per-zoo secret, as a
   fingerprint made with `--probes` draws them (fingerprint/probes.py); the owner's outputs
   are the source's, which is what the fingerprint seals;
 - each suspect answers as an API of the kind would: raw logits, float32 softmax
@@ -35,14 +36,15 @@ from typing import Any
 
 import numpy as np
 
-from modelgif.bench.ip import PairScores, _category_row, _empty, negative_stratum, score_pairs
-from modelgif.bench.ipfields import SETTINGS
+from modelgif.bench.ip import negative_stratum
 from modelgif.bench.splits import fold_name, split_models
 from modelgif.fingerprint.backends.blackbox import BlackBoxBackend
 from modelgif.fingerprint.normalize import normalize
 from modelgif.fingerprint.probes import probe_points
 from modelgif.verifiers.output_kinds import OUTPUT_KINDS, answers_from_outputs, probe_similarity
+from modelgif.verifiers.calibration import fit_calibration
 from modelgif.verifiers.statistics import clopper_pearson_upper
+from modelgif.verifiers.verdict import compute_verdict
 from modelgif.zoo.cache import cached_small_zoo
 
 BUDGETS = (32, 64, 128, 256, 512, 1024, 2048, 4096)
@@ -76,27 +78,53 @@ def zoo_similarities(seed: int, n_max: int) -> dict[str, Any]:
     return {"source": source.id, "sims": sims, "negatives": negatives, "positives": positives}
 
 
+def score(zoo: dict[str, Any], kind: str, n: int) -> dict[str, dict[str, float]]:
+    """Per model id: the fraction of folds whose null calls it "derived" (positives: all 4
+    folds; negatives: their own fold only), and its category."""
+    sims = {i: c[:n // 2] for i, c in zoo["sims"][kind].items()}  # n queries: n / 2 pairs
+    flags: dict[str, list[bool]] = {}
+    for fold in FOLDS:
+        fitters = sorted(i for i, r in zoo["negatives"].items() if r != fold)
+        held_out = sorted(i for i, r in zoo["negatives"].items() if r == fold)
+        null = fit_calibration(np.stack([sims[i][:, 0] for i in fitters]), fitters,
+                               target_fpr=0.01)
+        for model_id in [*held_out, *sorted(zoo["positives"])]:
+            verdict = compute_verdict(sims[model_id], null, compared={"suspect": model_id})
+            flags.setdefault(model_id, []).append(verdict.decision == "derived")
+    return {i: {"rate": float(np.mean(f)), "category":
+                zoo["positives"].get(i, "negative")} for i, f in flags.items()}
+
+
+def _interval(rates: np.ndarray, n_boot: int) -> tuple[float, float, float]:
+    """Mean of per-model rates and a 95 % bootstrap interval over models (seeded)."""
+    rng = np.random.default_rng(0)
+    boots = rates[rng.integers(0, rates.size, size=(n_boot, rates.size))].mean(axis=1)
+    low, high = np.quantile(boots, [0.025, 0.975])
+    return float(rates.mean()), float(low), float(high)
+
+
 def run(seeds: list[int], budgets: tuple[int, ...], n_boot: int) -> dict[str, Any]:
     started = time.perf_counter()
-    zoos = [zoo_similarities(seed, max(budgets)) for seed in seeds]
-    setting = SETTINGS["default"] if "default" in SETTINGS else next(
-        s for s in SETTINGS.values() if s.calibrated)
+    zoos = []
+    for seed in seeds:
+        zoos.append(zoo_similarities(seed, max(budgets)))
+        print(f"zoo seed {seed}: answers computed", file=sys.stderr)
     results: dict[str, Any] = {"seeds": seeds, "budgets": list(budgets), "top_k": TOP_K,
                                "field_queries_at_defaults": FIELD_QUERIES, "kinds": {}}
     for kind in OUTPUT_KINDS:
         per_budget: dict[str, Any] = {}
         for n in budgets:
-            scores: PairScores = _empty()
-            for zoo in zoos:
-                score_pairs(setting, n, zoo["source"], zoo["sims"][kind], zoo["negatives"],
-                            zoo["positives"], set(), 0.01, scores)
-            categories = sorted(set(scores.pos_categories))
-            k, total = int(sum(scores.neg_derived)), len(scores.neg_derived)
-            per_budget[str(n)] = {
-                "categories": {c: _category_row(scores, c, True, 0, n_boot)
-                               for c in categories},
-                "false_positives": k, "negative_pairs": total,
-                "fpr_upper_95": clopper_pearson_upper(k, total, 0.95)}
+            scored = [row for zoo in zoos for row in score(zoo, kind, n).values()]
+            categories = sorted({r["category"] for r in scored} - {"negative"})
+            cells = {}
+            for category in categories:
+                rates = np.array([r["rate"] for r in scored if r["category"] == category])
+                cells[category] = {"tpr": _interval(rates, n_boot), "n_pos": int(rates.size)}
+            negatives = [r["rate"] for r in scored if r["category"] == "negative"]
+            k = int(round(sum(negatives)))
+            per_budget[str(n)] = {"categories": cells, "false_positives": k,
+                                  "negative_pairs": len(negatives),
+                                  "fpr_upper_95": clopper_pearson_upper(k, len(negatives), 0.95)}
         results["kinds"][kind] = per_budget
     results["seconds"] = time.perf_counter() - started
     return results
@@ -132,7 +160,7 @@ def main() -> int:
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3],
                         help="small-zoo seeds to report on (0 is the development zoo)")
     parser.add_argument("--budgets", type=int, nargs="+", default=list(BUDGETS))
-    parser.add_argument("--bootstrap", type=int, default=1000)
+    parser.add_argument("--bootstrap", type=int, default=2000)
     parser.add_argument("--json", type=Path, help="also write the results as JSON")
     args = parser.parse_args()
     results = run(args.seeds, tuple(args.budgets), args.bootstrap)

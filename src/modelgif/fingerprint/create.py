@@ -74,6 +74,7 @@ from modelgif.fingerprint.normalize import NormalizedModel, normalize
 from modelgif.fingerprint.probes import (
     MAX_PROBES,
     PROBE_SCALE,
+    PROBE_STEP,
     PROBES_ARRAY,
     PROBES_KEY,
     probe_points,
@@ -263,7 +264,8 @@ def _probe_outputs(
     value_range: tuple[float, float],
 ) -> tuple[np.ndarray, dict[str, Any]]:
     """The owner's outputs at `count` probe points, sealed, and their config echo."""
-    check_int(count, "probes", "create_fingerprint()", 0, MAX_PROBES)
+    check_int(count, "probes", "create_fingerprint()", 2, MAX_PROBES)
+    count += count % 2  # pairs
     spec = normalized.input_spec
     shape = tuple(int(d) for d in spec.shape[1:] if d is not None)
     points = probe_points(anchor_key, count, shape, value_range, spec.dtype)
@@ -274,7 +276,7 @@ def _probe_outputs(
                          "outputs.")
     sealed = seal_outputs(outputs, anchor_key, fingerprint_id)
     return sealed, {"count": count, "classes": int(outputs.shape[1]), "scale": PROBE_SCALE,
-                    "source": "synthetic"}
+                    "step": PROBE_STEP, "source": "synthetic"}
 
 
 def is_quantized(model: object) -> bool:

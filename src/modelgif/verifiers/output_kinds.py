@@ -1,30 +1,30 @@
-"""What an inference API answers, and how far one answer is from the owner's at a probe point.
+"""What an inference API answers, and how far one answer is from the owner's at a probe pair.
 
-Why one per-probe similarity per output kind, all fed to the same log-agreement statistic
+Why one per-pair similarity per output kind, all fed to the same log-agreement statistic
 (calibration.py): an API returns logits, probabilities, its top-k classes with their
-probabilities, or only a label. Each kind gives s_n in [-1, 1] at probe n; the verdict's
-T = -mean_n log max(1 - s_n, 1e-4) is then calibrated against independent models queried
-the SAME way (same kind, same k, same number of points), so no kind borrows another's null.
+probabilities, or only a label. Each kind gives s_n in [-1, 1] at probe pair n (points
+x_n and x_n + d_n, fingerprint/probes.py); the verdict's T = -mean_n log max(1 - s_n, 1e-4)
+is then calibrated against independent models queried the SAME way (same kind, same k,
+same number of points), so no kind borrows another's null.
 
-    logits         cosine of the centred log-softmax values at the owner's 3 most probable
-                   classes (owner vs suspect): blind to a per-input shift of all logits
-                   (the freedom softmax throws away), and deaf to the far tail of classes
-                   that no model has learned anything about off the data
+    logits         cosine of the centred change of the log-softmax across the pair, owner
+                   vs suspect: the local shape of the function, blind to a per-input shift
+                   of all logits (the freedom softmax throws away)
     probabilities  the same on log(max(p, 1e-30)), with the owner's probabilities rounded
                    to float32 like a served softmax: log-probabilities are logits up to that
                    shift, so a probability API is as good as a logit one until float32
                    probabilities underflow
-    topk           the same over the k classes the suspect reports (the owner's
-                   log-probabilities at those classes); k = 1, or a flat answer, falls back
-                   to label agreement
-    labels         1 if the suspect's label is the owner's top-1 class, else 0 (T is then
-                   9.21 x the agreement rate: a decision-based test)
+    topk           the same over the classes the suspect reports at both points of the pair
+                   (the owner's log-probabilities at those classes); fewer than 2 such
+                   classes fall back to label agreement
+    labels         the fraction of the pair's two points where the suspect's label is the
+                   owner's top-1 class (T is then 9.21 x the agreement rate: a
+                   decision-based test)
 
-The 3 classes, and the probe points' spread (probes.py), were chosen on a development zoo
-(seed 0) and are reported on zoos that informed no choice (BENCHMARKS.md).
-
-The owner's side is always the full output stored in the fingerprint (probes.py), so the
-owner is never degraded to the suspect's kind; only the suspect's answer is.
+The change across a pair, the pair's step and the points' spread (probes.py) were chosen
+on a development zoo (seed 0) and are reported on zoos that informed no choice
+(BENCHMARKS.md). The owner's side is always the full output stored in the fingerprint, so
+the owner is never degraded to the suspect's kind; only the suspect's answer is.
 """
 
 from __future__ import annotations
@@ -45,7 +45,6 @@ ESTIMATOR_PATTERN = re.compile(
 """Names of output-agreement estimators (probe_verdict.QueryPlan.estimator): the key that
 binds a calibration to one output kind and one number of probe points."""
 _TINY = 1e-30
-TOP_CLASSES = 3
 
 
 @dataclass(frozen=True)
@@ -113,43 +112,50 @@ def answers_from_outputs(outputs: np.ndarray, kind: str, top_k: int = 5) -> Answ
     raise InputError(f"Output kind must be one of {', '.join(OUTPUT_KINDS)}; got {kind!r}.")
 
 
-def probe_similarity(owner: np.ndarray, answers: Answers) -> np.ndarray:
-    """Per-probe similarity s_n in [-1, 1] of the suspect's answers to the owner's outputs.
+def _pairs_cosine(mine: np.ndarray, theirs: np.ndarray) -> np.ndarray:
+    """Centred cosine of the change across each pair (rows 2i, 2i + 1); 0 where either
+    side does not change at all."""
+    sims = _centred_cosine(mine[1::2] - mine[0::2], theirs[1::2] - theirs[0::2])
+    out: np.ndarray = np.clip(np.nan_to_num(sims, nan=0.0), -1.0, 1.0)
+    return out
 
-    `owner` are the owner's raw outputs (P, C) at the same points.
+
+def probe_similarity(owner: np.ndarray, answers: Answers) -> np.ndarray:
+    """Per-pair similarity s_n in [-1, 1] of the suspect's answers to the owner's outputs.
+
+    `owner` are the owner's raw outputs (2n, C) at the same points, in pairs.
     """
     owner = np.asarray(owner, dtype=np.float64)
-    if len(owner) != len(answers):
-        raise InputError(f"{len(answers)} answers for {len(owner)} probe points.")
+    if len(owner) != len(answers) or len(owner) % 2:
+        raise InputError(f"{len(answers)} answers for {len(owner)} probe points (in pairs).")
     owner_lp = _log_softmax(owner)
     top1 = np.argmax(owner, axis=1)
     if answers.kind == "labels":
-        labels = answers.values.astype(np.int64)
-        same: np.ndarray = (labels == top1).astype(np.float64)
-        return same
+        agree: np.ndarray = (answers.values.astype(np.int64) == top1).astype(np.float64)
+        pairs: np.ndarray = agree.reshape(-1, 2).mean(axis=1)
+        return pairs
     if answers.kind in ("logits", "probabilities"):
         if answers.values.shape[1] != owner.shape[1]:
             raise InputError(f"The suspect answers {answers.values.shape[1]} classes; the "
                              f"owner has {owner.shape[1]}.")
         if answers.kind == "logits":
-            mine, theirs = owner_lp, answers.values
-        else:
-            mine = np.log(np.maximum(np.exp(owner_lp).astype(np.float32), _TINY))
-            theirs = np.log(np.maximum(answers.values, _TINY))
-        top = np.argsort(-owner, axis=1, kind="stable")[:, :TOP_CLASSES]
-        sims = _centred_cosine(np.take_along_axis(mine, top, axis=1),
-                               np.take_along_axis(theirs, top, axis=1))
-        fallback = (np.argmax(theirs, axis=1) == top1).astype(np.float64)
-        out: np.ndarray = np.clip(np.where(np.isnan(sims), fallback, sims), -1.0, 1.0)
-        return out
+            return _pairs_cosine(owner_lp, answers.values)
+        mine = np.log(np.maximum(np.exp(owner_lp).astype(np.float32), _TINY))
+        return _pairs_cosine(mine, np.log(np.maximum(answers.values, _TINY)))
     assert answers.classes is not None
     classes = answers.classes.astype(np.int64)
     if np.any(classes < 0) or np.any(classes >= owner.shape[1]):
         raise InputError(f"The suspect names a class outside 0..{owner.shape[1] - 1}.")
-    agree: np.ndarray = (classes[:, 0] == top1).astype(np.float64)
-    if classes.shape[1] < 2:
-        return agree
-    mine = np.take_along_axis(owner_lp, classes, axis=1)
-    sims = _centred_cosine(mine, np.log(np.maximum(answers.values, _TINY)))
-    result: np.ndarray = np.clip(np.where(np.isnan(sims), agree, sims), -1.0, 1.0)
-    return result
+    logs = np.log(np.maximum(answers.values, _TINY))
+    label = (classes[:, 0] == top1).astype(np.float64).reshape(-1, 2).mean(axis=1)
+    out = np.empty(len(owner) // 2)
+    for n in range(len(out)):
+        at_x, at_y = list(classes[2 * n]), list(classes[2 * n + 1])
+        common = [c for c in at_x if c in at_y]
+        if len(common) < 2:
+            out[n] = label[n]
+            continue
+        theirs = np.stack([logs[2 * n][[at_x.index(c) for c in common]],
+                           logs[2 * n + 1][[at_y.index(c) for c in common]]])
+        out[n] = _pairs_cosine(owner_lp[2 * n:2 * n + 2][:, common], theirs)[0]
+    return out

@@ -85,7 +85,8 @@ class QueryPlan:
 
 
 def plan_queries(fingerprint: Fingerprint, budget: int, kind: str, top_k: int = 5) -> QueryPlan:
-    """The plan for `budget` queries: the first min(budget, P) of the P stored probe points."""
+    """The plan for `budget` queries: the first min(budget, P) of the P stored probe points
+    (rounded down to whole pairs)."""
     if kind not in OUTPUT_KINDS:
         raise InputError(f"--output-kind must be one of {', '.join(OUTPUT_KINDS)}; got {kind!r}.")
     if not 1 <= top_k <= 99:
@@ -99,7 +100,8 @@ def plan_queries(fingerprint: Fingerprint, budget: int, kind: str, top_k: int = 
     if budget < MIN_QUERIES:
         raise InputError(f"A query budget below {MIN_QUERIES} gives no usable verdict; got "
                          f"{budget}.")
-    return QueryPlan(kind, min(int(budget), int(echo["count"])), top_k)
+    points = min(int(budget), int(echo["count"]))
+    return QueryPlan(kind, points - points % 2, top_k)  # whole pairs
 
 
 class CountingOracle:
