@@ -41,8 +41,8 @@ from modelgif.bench.splits import fold_name, split_models
 from modelgif.fingerprint.backends.blackbox import BlackBoxBackend
 from modelgif.fingerprint.normalize import normalize
 from modelgif.fingerprint.probes import probe_points
-from modelgif.verifiers.output_kinds import OUTPUT_KINDS, answers_from_outputs, probe_similarity
 from modelgif.verifiers.calibration import fit_calibration
+from modelgif.verifiers.output_kinds import OUTPUT_KINDS, answers_from_outputs, probe_similarity
 from modelgif.verifiers.statistics import clopper_pearson_upper
 from modelgif.verifiers.verdict import compute_verdict
 from modelgif.zoo.cache import cached_small_zoo
@@ -121,7 +121,7 @@ def run(seeds: list[int], budgets: tuple[int, ...], n_boot: int) -> dict[str, An
                 rates = np.array([r["rate"] for r in scored if r["category"] == category])
                 cells[category] = {"tpr": _interval(rates, n_boot), "n_pos": int(rates.size)}
             negatives = [r["rate"] for r in scored if r["category"] == "negative"]
-            k = int(round(sum(negatives)))
+            k = round(sum(negatives))
             per_budget[str(n)] = {"categories": cells, "false_positives": k,
                                   "negative_pairs": len(negatives),
                                   "fpr_upper_95": clopper_pearson_upper(k, len(negatives), 0.95)}

@@ -35,6 +35,7 @@ class V2Server:
         self.requests = 0
         self.rejected = 0
         self.samples = 0
+        self.datatypes: set[str] = set()
         self.httpd: ThreadingHTTPServer | None = None
         self.thread: threading.Thread | None = None
 
@@ -99,7 +100,7 @@ class V2Server:
 
     def metadata(self) -> dict[str, Any]:
         tensor = self.session.get_inputs()[0]
-        shape = [-1, *(d if isinstance(d, int) else -1 for d in tensor.shape[1:])]
+        shape = [d if isinstance(d, int) else -1 for d in tensor.shape]  # a fixed batch shows
         datatype = "UINT8" if tensor.type == "tensor(uint8)" else "FP32"
         out = {"logits": "FP32", "probabilities": "FP32", "topk": "BYTES", "labels": "INT64"}
         return {"name": self.name, "versions": ["1"], "platform": "onnxruntime_onnx",
@@ -127,6 +128,7 @@ class V2Server:
             time.sleep(2.0)
         request = json.loads(body)
         tensor = request["inputs"][0]
+        self.datatypes.add(tensor["datatype"])
         meta = self.session.get_inputs()[0]
         dtype = np.uint8 if meta.type == "tensor(uint8)" else np.float32
         x = np.asarray(tensor["data"], dtype=dtype).reshape(tensor["shape"])

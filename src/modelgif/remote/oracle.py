@@ -83,14 +83,17 @@ def remote_oracle(
     top_k: int = 5,
     output_name: str | None = None,
 ) -> Oracle:
-    """An oracle that sends probe points to `client`'s model, `batch_size` per request."""
+    """An oracle that sends probe points to `client`'s model, `batch_size` per request (or
+    the model's fixed batch, when its metadata declares one)."""
     meta = client.metadata()
     name, datatype = _input(client, meta, input_shape, input_dtype)
     output = output_name or str(meta["outputs"][0]["name"])
     if output not in {o["name"] for o in meta["outputs"]}:
         raise InputError(f"{client.url}: the model has no output {output!r}")
     parameters = {"classification": top_k} if kind == "topk" else None
-    step = client.limits.batch_size
+    served_batch = meta["inputs"][0]["shape"][0] if meta["inputs"][0]["shape"] else -1
+    step = client.limits.batch_size if served_batch < 1 else min(client.limits.batch_size,
+                                                                  served_batch)
 
     def answer(points: np.ndarray) -> Answers:
         parts: list[Answers] = []
