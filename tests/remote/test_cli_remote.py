@@ -68,3 +68,33 @@ def test_verify_through_a_server_then_report_and_rehash_the_log(
         handle.write('{"seq": 99}\n')  # an edited log no longer matches the signed record
     code, _, err = run(capsys, "report", "verify", case, "--pub", pub, *files)
     assert code == 2 and "integrity check failed" in err
+
+
+def test_a_budgeted_verdict_of_a_file_is_recomputed_from_a_reveal(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    zoo = cached_small_zoo()
+    source = zoo.sources()[0]
+    key, pub = save_keypair(generate_key(), tmp_path / "owner")
+    mgf, cal = tmp_path / "owner.mgf", tmp_path / "cal.json"
+    assert run(capsys, "fingerprint", zoo.path(source), "--key", key, "--anchors-count", 8,
+               "--steps", 4, "--probes", 64, "-o", mgf)[0] == 0
+    negatives = [zoo.path(m) for m in zoo.independents(source.dataset)]
+    budget = ["--output-kind", "topk", "--top-k", 3, "--query-budget", 64]
+    assert run(capsys, "calibrate", mgf, "--negatives", *negatives, "--key", key, *budget,
+               "-o", cal)[0] == 0
+    suspect = zoo.path(next(m for m in zoo.models if m.category == "finetune-a"))
+    verdict = tmp_path / "verdict.json"
+    code, out, _ = run(capsys, "verify", mgf, suspect, "--key", key, "--calibration", cal,
+                       *budget, "-o", verdict, "--json")
+    assert code == 0
+    method = json.loads(out)["method"]
+    assert method["compared_sketch"] == "probe:topk3:64"
+    assert method["suspect_estimator"]["queries_spent"] == 64
+    case, reveal = tmp_path / "case", tmp_path / "owner.reveal"
+    assert run(capsys, "report", verdict, "--key", key, "-o", case)[0] == 0
+    assert run(capsys, "reveal", mgf, "--key", key, "-o", reveal)[0] == 0
+    code, out, _ = run(capsys, "report", "verify", case, "--pub", pub, "--files", mgf, cal,
+                       suspect, "--reveal", reveal, "--json")
+    assert code == 0
+    (row,) = json.loads(out)["recomputed"]
+    assert row["match"] and row["quantity"] == "statistic"
