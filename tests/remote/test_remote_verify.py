@@ -147,6 +147,12 @@ def test_client_side_rate_limit_spaces_requests(case: Case, tmp_path: Path) -> N
         assert server.rejected == 0
 
 
+def test_nested_data_is_read_row_major(case: Case, tmp_path: Path) -> None:
+    with V2Server(_model(case, "reexported"), mode="probabilities", misbehave="nested") as server:
+        verdict, comparison, _ = _verify(case, server, "probabilities", tmp_path / "q.jsonl")
+    assert verdict.decision == "derived" and comparison.similarities.min() > 0.999
+
+
 def test_transient_errors_are_retried(case: Case, tmp_path: Path) -> None:
     with V2Server(_model(case, "reexported"), mode="probabilities", misbehave="flaky") as server:
         verdict, _, client = _verify(case, server, "probabilities", tmp_path / "q.jsonl",

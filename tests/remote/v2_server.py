@@ -158,6 +158,8 @@ class V2Server:
             out["data"][0] = float("nan")
         if self.misbehave == "shape":
             out["shape"][0] -= 1
+        if self.misbehave == "nested":  # valid: row-major nested lists instead of flat data
+            out["data"] = np.asarray(out["data"]).reshape(out["shape"]).tolist()
         payload = {"model_name": self.name, "id": "1", "outputs": [{"name": "output", **out}]}
         if self.misbehave == "nan":
             return 200, json.dumps(payload).encode(), {}

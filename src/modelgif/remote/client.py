@@ -296,14 +296,32 @@ class InferenceClient:
                        and o.get("name") == output_name), None)
         if tensor is None:
             raise RemoteError(f"{self.url}: the answer lacks output {output_name!r}")
-        shape, flat = tensor.get("shape"), tensor.get("data")
+        shape, flat = tensor.get("shape"), _flatten(tensor.get("data"))
         if not (isinstance(shape, list) and shape and all(
                 isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape)
                 and isinstance(flat, list) and shape[0] == len(values)
                 and math.prod(shape) == len(flat)):
             raise RemoteError(f"{self.url}: output {output_name!r} has a malformed shape or "
                               "data (or another batch size than asked)")
-        return tensor
+        return {**tensor, "data": flat}
+
+
+def _flatten(data: Any) -> Any:
+    """Row-major nested lists (the protocol allows them) as one flat list; others as they
+    are (the caller checks). Nesting is already bounded (_depth)."""
+    if not (isinstance(data, list) and data and isinstance(data[0], list)):
+        return data
+    flat: list[Any] = []
+    stack = [iter(data)]
+    while stack:
+        item = next(stack[-1], stack)
+        if item is stack:
+            stack.pop()
+        elif isinstance(item, list):
+            stack.append(iter(item))
+        else:
+            flat.append(item)
+    return flat
 
 
 def _no_constant(name: str) -> Any:
