@@ -1,7 +1,7 @@
 """onnxruntime sessions, created in one place so the providers are always checked.
 
 Why: onnxruntime-gpu lists CUDA as *available* even on a machine without a GPU and, asked for
-it, silently falls back to CPU (shared/design/FINDINGS.md). So we never trust
+it, logs an error and silently falls back to CPU. So we never trust
 `get_available_providers()`; we ask for what we want and then read `session.get_providers()`.
 """
 

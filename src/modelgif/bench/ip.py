@@ -1,8 +1,9 @@
-"""`modelgif bench ip`: the ownership benchmark of issue 6, with negatives held out.
+"""`modelgif bench ip`: the ownership benchmark, with negatives held out.
 
 Why this protocol: the published ModelGiF table (1.00 in every row) ranked anchors by
 distance to the same independent models it then scored as negatives; without that leak the
-reference reaches Extract-L 0.875 and Extract-Adv 0.76 at 256 anchors (METHOD.md). Here:
+reference reaches Extract-L 0.875 and Extract-Adv 0.76 at 256 anchors (its committed log, anchors
+ranked without touching the negatives). Here:
 
 - per dataset, the independents (ten-class and transfer-task) are dealt by a fixed seeded
   rule (splits.py), stratified by kind, architecture AND training data (owner or
@@ -57,8 +58,11 @@ __all__ = [
     "ANCHOR_COUNTS",
     "CATEGORY_TITLES",
     "IPConfig",
+    "PairScores",
+    "Roles",
     "by_source",
     "counts_markdown",
+    "dataset_roles",
     "markdown",
     "negative_stratum",
     "register_cli",
@@ -67,7 +71,7 @@ __all__ = [
 ]
 
 ANCHOR_COUNTS = (256, 128, 64, 32)
-TARGET_ANCHORS = 64  # the anchor count issue 6 states its targets at (per-source table)
+TARGET_ANCHORS = 64  # the anchor count the ownership targets are stated at (per-source table)
 NEGATIVE_ROLES = (fold_name(0), fold_name(1), SELECTION, fold_name(2), fold_name(3))
 POSITIVE_ROLES = ("evaluation", "evaluation", SELECTION, "evaluation")
 CATEGORY_TITLES = {

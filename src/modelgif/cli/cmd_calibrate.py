@@ -16,6 +16,8 @@ from modelgif.fingerprint.normalize import normalize
 from modelgif.fingerprint.record import load_fingerprint
 from modelgif.verifiers.ownership import calibrate, save_calibration
 
+__all__ = ["negative_files", "register", "run"]
+
 EPILOG = """\
 examples:
   modelgif calibrate model.mgf --negatives independents/ --key owner.key -o cal.json

@@ -18,6 +18,8 @@ from modelgif.reports.recheck import recheck_ownership
 from modelgif.safe_read import open_regular, read_json
 from modelgif.scan.records import expand_scan_files
 
+__all__ = ["register", "run"]
+
 EPILOG = """\
 examples:
   modelgif report fine-tune.json extraction.json --key owner.key -o case-17/

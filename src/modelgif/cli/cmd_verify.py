@@ -23,6 +23,8 @@ from modelgif.fingerprint.record import load_fingerprint
 from modelgif.verifiers.ownership import load_calibration, ownership_record, verify_suspect
 from modelgif.verifiers.record import write_record
 
+__all__ = ["register", "run"]
+
 EPILOG = """\
 examples:
   modelgif verify model.mgf suspect.onnx --key owner.key

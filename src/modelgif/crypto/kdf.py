@@ -31,6 +31,7 @@ __all__ = [
     "FINGERPRINT_ID_BYTES",
     "SKETCH_INFO",
     "RandomBytes",
+    "check_fingerprint_id",
     "derive_anchor_key",
     "derive_anchor_secret",
     "hkdf_sha256",

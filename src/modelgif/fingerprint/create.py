@@ -30,13 +30,15 @@ one development zoo and lost on the other. A pool still sets the value range;
 
 Why two sketches: quantized models are piecewise constant, so their gradients are zero almost
 everywhere and only finite differences at a coarse eps see their function; such a suspect is
-compared with the owner's field measured by the same estimator (FINDINGS.md: compare like with
-like). Float suspects are compared with the exact sketch.
+compared with the owner's field measured by the same estimator (compare like with like: an
+exact gradient and a coarse difference of the same function differ). Float suspects are
+compared with the exact sketch.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
@@ -47,6 +49,8 @@ import onnx
 import torch
 
 from modelgif.crypto.kdf import (
+    RandomBytes,
+    check_fingerprint_id,
     derive_anchor_key,
     derive_anchor_secret,
     new_fingerprint_id,
@@ -78,8 +82,13 @@ __all__ = [
     "OWNERSHIP_ANCHORS",
     "OWNERSHIP_FIELD",
     "FingerprintSecrets",
+    "at_least_a_quantum",
     "coarse_config",
+    "compact_anchors",
+    "compact_sketch",
     "create_fingerprint",
+    "input_scale",
+    "is_quantized",
     "open_secrets",
 ]
 
@@ -164,11 +173,16 @@ def create_fingerprint(
     created_at: datetime | None = None,
     overwrite: bool = False,
     output_name: str | None = None,
+    fingerprint_id: bytes | None = None,
+    random_bytes: RandomBytes = os.urandom,
 ) -> Fingerprint:
     """Normalize `model`, derive secret anchors, compute both sketches, sign and write.
 
     `output_name` picks the model output the field is taken of (default: the first); it is
     recorded, and suspects are read at the output of that name (else their first).
+    `fingerprint_id` (16 bytes) and `random_bytes` are drawn from os.urandom unless given:
+    pinning them makes a fingerprint reproducible (benchmarks, golden files); a real owner
+    never pins the id, since anchors are derived from it.
     """
     data_files: tuple[tuple[str, str], ...] = ()
     work = {"anchors": (anchor_config or OWNERSHIP_ANCHORS).n_anchors,
@@ -188,7 +202,9 @@ def create_fingerprint(
             original_sha256 = normalized.digest.split(":", 1)[1]
     spec = normalized.input_spec
     anchor_config = anchor_config or OWNERSHIP_ANCHORS
-    fingerprint_id = new_fingerprint_id()
+    if fingerprint_id is None:
+        fingerprint_id = new_fingerprint_id(random_bytes)
+    check_fingerprint_id(fingerprint_id)
     anchor_secret = derive_anchor_secret(private_key, fingerprint_id)
     secret = sketch_secret(derive_anchor_key(private_key, fingerprint_id))
     anchors = derive_anchors(
@@ -235,6 +251,7 @@ def create_fingerprint(
         private_key=private_key,
         fingerprint_id=fingerprint_id,
         created_at=created_at,
+        random_bytes=random_bytes,
         overwrite=overwrite,
         data_files=data_files,
     )
