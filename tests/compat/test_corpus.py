@@ -45,6 +45,9 @@ def test_the_fingerprint_verifies_and_is_recomputed(tmp_path: Path) -> None:
         assert cosines.min() > 0.999, (sketch, cosines.min())
     assert fresh.config["field"]["config"] == old.config["field"]["config"]
     assert fresh.model_digest == old.model_digest
+    # 0.1.0 predates the tag: its digests are of canonical form 1, the form still in use
+    assert "normalization_version" not in old.config
+    assert fresh.config["normalization_version"] == 1
 
 
 def test_the_calibration_verifies_and_is_recomputed() -> None:

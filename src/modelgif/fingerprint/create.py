@@ -74,7 +74,7 @@ from modelgif.fingerprint.field import (
 )
 from modelgif.fingerprint.input_space import quantum, to_grid
 from modelgif.fingerprint.model_output import CONFIG_KEY
-from modelgif.fingerprint.normalize import NormalizedModel, normalize
+from modelgif.fingerprint.normalize import NORMALIZATION_VERSION, NormalizedModel, normalize
 from modelgif.fingerprint.record import Fingerprint, Reveal, write_fingerprint
 from modelgif.validation import MAX_PATH_POINTS, check_work
 
@@ -236,6 +236,7 @@ def create_fingerprint(
         "input_spec": spec.to_dict(),
         "output_spec": normalized.output_spec.to_dict(),
         "opset": normalized.opset,
+        "normalization_version": NORMALIZATION_VERSION,
         CONFIG_KEY: normalized.output_name,
     }
     return write_fingerprint(
