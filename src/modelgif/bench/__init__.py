@@ -6,6 +6,7 @@ the protocol readable and lets `modelgif bench <name>` discover it (cli/cmd_benc
 
     ip.py        ownership: per attack category, AUC and TPR at 1 % FPR with
                  bootstrap intervals, negatives held out from calibration and selection
+    ip_report.py the results as Markdown tables
     ipfields.py  owner fingerprints and suspects' cosines per setting, cached on disk
     splits.py    the fixed seeded split of a zoo's models into disjoint roles
     metrics.py   AUC / TPR within groups, bootstrap intervals (thin over verifiers.statistics)
