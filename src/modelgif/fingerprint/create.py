@@ -75,7 +75,8 @@ from modelgif.fingerprint.field import (
 from modelgif.fingerprint.input_space import quantum, to_grid
 from modelgif.fingerprint.model_output import CONFIG_KEY
 from modelgif.fingerprint.normalize import NORMALIZATION_VERSION, NormalizedModel, normalize
-from modelgif.fingerprint.record import Fingerprint, Reveal, write_fingerprint
+from modelgif.fingerprint.record import Fingerprint, write_fingerprint
+from modelgif.fingerprint.reveal import Reveal, verify_reveal
 from modelgif.validation import MAX_PATH_POINTS, check_work
 
 __all__ = [
@@ -126,7 +127,7 @@ def open_secrets(
         anchors = fingerprint.decrypt_anchors(private_key)
         anchor_key = derive_anchor_key(private_key, fingerprint.fingerprint_id)
     elif reveal is not None:
-        anchors = fingerprint.decrypt_anchors_with_reveal(reveal)
+        anchors = verify_reveal(fingerprint, reveal)
         anchor_key = reveal.anchor_key
     else:
         raise InputError("Opening a fingerprint needs the owner's private key or a reveal file.")

@@ -17,7 +17,8 @@ from modelgif.crypto.keys import PublicKey
 from modelgif.digests import sha256_file
 from modelgif.errors import InputError
 from modelgif.fingerprint.create import open_secrets
-from modelgif.fingerprint.record import Reveal, load_fingerprint
+from modelgif.fingerprint.record import load_fingerprint
+from modelgif.fingerprint.reveal import Reveal
 from modelgif.verifiers.calibration import Calibration
 from modelgif.verifiers.ownership import verify_suspect
 
