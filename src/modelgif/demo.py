@@ -5,8 +5,9 @@
     a fine-tune, an extraction, a quantized copy and a HELD-OUT independent ──> an unlearning
     audit of an honest retrain and of a logit-masking cheat ──> signed evidence + report.html
 
-The evaluation independent is never one of the calibration negatives (the leak METHOD.md
-describes); the audit's reference models are trained here, without the forgotten class.
+The evaluation independent is never one of the calibration negatives (scoring a negative
+against a null that contains it is the leak that inflated the published ModelGiF table);
+the audit's reference models are trained here, without the forgotten class.
 """
 
 from __future__ import annotations

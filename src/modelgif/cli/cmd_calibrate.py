@@ -23,6 +23,8 @@ from modelgif.fingerprint.record import load_fingerprint
 from modelgif.verifiers.ownership import calibrate, save_calibration
 from modelgif.verifiers.probe_verdict import calibrate_probes, plan_queries
 
+__all__ = ["negative_files", "register", "run"]
+
 EPILOG = """\
 examples:
   modelgif calibrate model.mgf --negatives independents/ --key owner.key -o cal.json

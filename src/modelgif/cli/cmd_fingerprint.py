@@ -19,6 +19,8 @@ from modelgif.cli.output import emit, parse_range
 from modelgif.fingerprint.anchors import SOURCES
 from modelgif.fingerprint.create import OWNERSHIP_ANCHORS, OWNERSHIP_FIELD, create_fingerprint
 
+__all__ = ["register", "run"]
+
 EPILOG = """\
 examples:
   modelgif fingerprint model.onnx --key owner.key -o model.mgf

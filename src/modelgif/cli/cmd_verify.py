@@ -39,6 +39,8 @@ from modelgif.verifiers.probe_verdict import (
 )
 from modelgif.verifiers.record import write_record
 
+__all__ = ["register", "run"]
+
 EPILOG = """\
 examples:
   modelgif verify model.mgf suspect.onnx --key owner.key

@@ -38,6 +38,7 @@ __all__ = [
     "PROBE_SECRET_INFO",
     "SKETCH_INFO",
     "RandomBytes",
+    "check_fingerprint_id",
     "derive_anchor_key",
     "derive_anchor_secret",
     "hkdf_sha256",

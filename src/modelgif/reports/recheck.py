@@ -24,7 +24,8 @@ from modelgif.errors import InputError
 from modelgif.fingerprint.create import open_secrets
 from modelgif.fingerprint.model_output import recorded_output
 from modelgif.fingerprint.normalize import normalize
-from modelgif.fingerprint.record import Reveal, load_fingerprint
+from modelgif.fingerprint.record import load_fingerprint
+from modelgif.fingerprint.reveal import Reveal
 from modelgif.verifiers.calibration import Calibration
 from modelgif.verifiers.output_kinds import ESTIMATOR_PATTERN
 from modelgif.verifiers.ownership import verify_suspect
