@@ -22,6 +22,7 @@ from modelgif.safe_read import open_regular, read_yaml
 
 __all__ = [
     "PASSPHRASE_ENV",
+    "add_budget_arguments",
     "add_force_argument",
     "add_key_arguments",
     "command_line",

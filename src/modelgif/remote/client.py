@@ -41,7 +41,7 @@ import numpy as np
 from modelgif.errors import InputError
 from modelgif.remote.querylog import QueryLog
 
-__all__ = ["ClientLimits", "InferenceClient", "RemoteError"]
+__all__ = ["ClientLimits", "InferenceClient", "RemoteError", "body_sha256"]
 
 _RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
 _DATATYPES = {"FP32": np.float32, "FP64": np.float64, "FP16": np.float16, "UINT8": np.uint8,
