@@ -1,0 +1,86 @@
+"""Output statistics, the scalar / fused null and the graph signature of the distillation
+benchmark (modelgif.bench.outputstats, scalarnull, distill)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from modelgif.bench.distill import graph_signature
+from modelgif.bench.outputstats import (
+    idiosyncratic_points,
+    logit_agreement,
+    neg_log_js,
+    sac_score,
+)
+from modelgif.bench.scalarnull import fit_fused, fit_scalar, fused_score
+from modelgif.errors import InputError
+from modelgif.fingerprint.normalize import normalize
+from modelgif.zoo.fashion_zoo import fashion_net
+
+
+def test_js_is_largest_for_identical_outputs_and_orders_by_closeness() -> None:
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=(200, 10))
+    near, far = a + 0.1 * rng.normal(size=a.shape), rng.normal(size=a.shape)
+    assert neg_log_js(a, a) == pytest.approx(-math.log(1e-9))
+    assert neg_log_js(a, near) > neg_log_js(a, far)
+
+
+def test_agreement_logit_is_finite_and_monotone() -> None:
+    a = np.eye(10)[np.arange(100) % 10]
+    b = a.copy()
+    b[:30] = np.roll(b[:30], 1, axis=1)
+    assert math.isfinite(logit_agreement(a, a))
+    assert logit_agreement(a, a) > logit_agreement(a, b) > logit_agreement(a, np.roll(a, 1, 1))
+
+
+def test_sac_distance_is_zero_for_the_same_model_and_negative_otherwise() -> None:
+    rng = np.random.default_rng(1)
+    a = rng.normal(size=(50, 10))
+    assert sac_score(a, a) == pytest.approx(0.0, abs=1e-12)
+    assert sac_score(a, rng.normal(size=a.shape)) < sac_score(a, a + 0.05 * rng.normal(size=a.shape))
+
+
+def test_idiosyncratic_points_are_errors_and_low_margins() -> None:
+    logits = np.array([[5.0, 0.0], [0.0, 5.0], [1.0, 0.9], [0.0, 0.2]])
+    errors, boundary = idiosyncratic_points(logits, np.array([0, 0, 0, 1]), 2)
+    assert errors.tolist() == [1]
+    assert boundary.tolist() == [2, 3]
+
+
+def test_scalar_null_keeps_its_false_positive_rate_on_gaussian_nulls() -> None:
+    rng = np.random.default_rng(2)
+    flagged = 0
+    for _ in range(400):
+        null = fit_scalar(rng.normal(size=30))
+        flagged += int(null.flags(float(rng.normal())))
+    assert flagged / 400 <= 0.02  # target 1 %, threshold holds with 95 % confidence
+    with pytest.raises(InputError):
+        fit_scalar([1.0, 2.0])
+
+
+def test_fused_null_of_the_max_is_calibrated_and_detects_either_component() -> None:
+    rng = np.random.default_rng(3)
+    cov = [[1.0, 0.5], [0.5, 1.0]]
+    flagged = 0
+    for _ in range(300):
+        null = fit_fused(rng.multivariate_normal([0, 0], cov, size=30))
+        flagged += int(null.null.flags(fused_score(null, rng.multivariate_normal([0, 0], cov))))
+    assert flagged / 300 <= 0.03
+    null = fit_fused(rng.multivariate_normal([0, 0], cov, size=30))
+    assert null.null.flags(fused_score(null, [0.0, 8.0]))  # one strong component suffices
+    assert null.null.flags(fused_score(null, [8.0, 0.0]))
+
+
+def test_graph_signature_tells_architectures_apart_not_weights() -> None:
+    example = torch.zeros(1, 1, 28, 28)
+
+    def signature(name: str, seed: int) -> str:
+        return graph_signature(normalize(fashion_net(name, seed), example).model)
+
+    assert signature("cnn", 0) == signature("cnn", 1)
+    assert signature("cnn", 0) != signature("pool", 0)
