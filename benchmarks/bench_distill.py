@@ -16,6 +16,7 @@ IDX files) and matplotlib. About 20 CPU-minutes on a cold cache, seconds on a wa
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import math
 import sys
@@ -41,6 +42,7 @@ CATEGORIES: dict[str, Callable[[dict[str, Any]], bool]] = {
     "noise thief": lambda r: r["kind"] == "noise-thief",
     "noise thieves keeping >= 95 %": lambda r: r["kind"] == "noise-thief" and r["share"] >= 0.95,
 }
+N_BOOT = 1000
 FUSION = {f"fusion[{x}]": ("modelgif-T", x) for x in OUTPUT_STATS}
 
 
@@ -57,7 +59,7 @@ def choose_on_development(rows: list[dict[str, Any]]) -> dict[str, Any]:
     for method in FUSION:
         for null in ("pooled", "matched"):
             got = summarise(_select(rows, split="development", method=method, null=null),
-                            lambda r: True, n_boot=50)
+                            lambda r: True, n_boot=0)
             table[f"{method}/{null}"] = got
             key = (got["tpr"][0] - 10 * max(0.0, got["fpr"] - 0.01), got["auc"][0], method, null)
             best = key if best is None or key[:2] > best[:2] else best
@@ -74,9 +76,9 @@ def held_out_tables(rows: list[dict[str, Any]], methods: list[str]) -> dict[str,
             mine = _select(held, method=method, null=null)
             cell: dict[str, Any] = {}
             for name, test in CATEGORIES.items():
-                cell[name] = {"all": summarise(mine, test)}
+                cell[name] = {"all": summarise(mine, test, n_boot=N_BOOT)}
                 for t in teachers:
-                    cell[name][t] = summarise(_select(mine, teacher=t), test)
+                    cell[name][t] = summarise(_select(mine, teacher=t), test, n_boot=0)
             out[f"{method}/{null}"] = cell
     return out
 
@@ -94,7 +96,8 @@ def markdown(results: dict[str, Any]) -> str:
     tables, chosen = results["held_out"], results["chosen"]
     lines = [f"Fusion chosen on development models: `{chosen['method']}` with the "
              f"{chosen['null']} null.", ""]
-    shown = [*BASELINES, *results["extra_methods"], chosen["method"]]
+    shown = [m for m in [*BASELINES, *results["extra_methods"], chosen["method"]]
+             if f"{m}/pooled" in tables]
     for category in CATEGORIES:
         lines += [f"**{category}** (held out; AUC and TPR at the calibrated 1 % FPR threshold, "
                   "95 % bootstrap intervals; FP = held-out negatives flagged / scored)", "",
@@ -137,20 +140,20 @@ def figure(rows: list[dict[str, Any]], chosen: dict[str, Any], path: Path) -> No
     import matplotlib.pyplot as plt
 
     held = [r for r in rows if r["split"] == "held-out" and r["positive"]]
-    methods = [(m, "pooled") for m in BASELINES] + [(chosen["method"], chosen["null"])]
+    present = {r["method"] for r in held}
+    methods = [(m, "pooled") for m in BASELINES if m in present]
+    methods.append((chosen["method"], chosen["null"]))
     fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
     thieves = [r for r in held if r["kind"] in ("finetune", "noise-thief")]
-    configs = sorted({r["model"].split(".", 1)[1] for r in thieves},
-                     key=lambda c: -np.mean([r["share"] for r in thieves
-                                             if r["model"].endswith(c)]))
+    shares = sorted({float(r["model"].rsplit("-n", 1)[1]) for r in thieves})
     for method, null in methods:
         mine = [r for r in thieves if r["method"] == method and r["null"] == null]
-        ys = [rate([r["flagged"] for r in mine if r["model"].endswith(c)]) for c in configs]
-        axes[0].plot(range(len(configs)), ys, marker="o", label=f"{method} ({null})")
-    axes[0].set_xticks(range(len(configs)))
-    axes[0].set_xticklabels([c.replace("thief-", "") for c in configs], rotation=70, fontsize=7)
-    axes[0].set_title("thieves, by effort (ordered by accuracy kept)")
-    bins = [0.0, 0.90, 0.95, 0.98, 1.01]
+        ys = [rate([r["flagged"] for r in mine if float(r["model"].rsplit("-n", 1)[1]) == s])
+              for s in shares]
+        axes[0].plot([f"{s:g}" for s in shares], ys, marker="o", label=f"{method} ({null})")
+    axes[0].set_xlabel("noise share of the thief's fine-tuning data (all epochs x lr)")
+    axes[0].set_title("thieves, by noise share")
+    bins = [0.0, 0.90, 0.95, 0.98, 1.0, math.inf]
     for ax, kinds, title in ((axes[1], ("finetune", "noise-thief"), "thieves"),
                              (axes[2], ("student-soft", "student-top3", "student-hard"),
                               "students")):
@@ -158,13 +161,15 @@ def figure(rows: list[dict[str, Any]], chosen: dict[str, Any], path: Path) -> No
             mine = [r for r in held if r["kind"] in kinds and r["method"] == method
                     and r["null"] == null]
             xs, ys = [], []
-            for low, high in zip(bins[:-1], bins[1:], strict=True):
+            for low, high in itertools.pairwise(bins):
                 got = [r["flagged"] for r in mine if low <= r["share"] < high]
                 if got:
-                    xs.append(f"{low:.2f}-{min(high, 1.0):.2f}\n(n={len(got) // 4})")
+                    label = f">= {low:.2f}" if high == math.inf else f"{low:.2f}-{high:.2f}"
+                    xs.append(f"{label}\n(n={len(got) // 4})")
                     ys.append(rate(got))
             ax.plot(xs, ys, marker="o", label=f"{method} ({null})")
         ax.set_title(f"{title}, by share of teacher accuracy kept")
+        ax.set_xlabel("test accuracy / teacher's test accuracy (n: models)")
     for ax in axes:
         ax.set_ylim(-0.03, 1.03)
         ax.axhline(0.9, color="grey", lw=0.6, ls="--")

@@ -42,7 +42,8 @@ def test_sac_distance_is_zero_for_the_same_model_and_negative_otherwise() -> Non
     rng = np.random.default_rng(1)
     a = rng.normal(size=(50, 10))
     assert sac_score(a, a) == pytest.approx(0.0, abs=1e-12)
-    assert sac_score(a, rng.normal(size=a.shape)) < sac_score(a, a + 0.05 * rng.normal(size=a.shape))
+    near = a + 0.05 * rng.normal(size=a.shape)
+    assert sac_score(a, rng.normal(size=a.shape)) < sac_score(a, near)
 
 
 def test_idiosyncratic_points_are_errors_and_low_margins() -> None:
@@ -84,3 +85,14 @@ def test_graph_signature_tells_architectures_apart_not_weights() -> None:
 
     assert signature("cnn", 0) == signature("cnn", 1)
     assert signature("cnn", 0) != signature("pool", 0)
+
+
+def test_fast_grouped_auc_matches_the_metrics_module() -> None:
+    from modelgif.bench.distill import _fast_grouped_auc
+    from modelgif.bench.metrics import grouped_auc
+
+    rng = np.random.default_rng(4)
+    pos, neg = rng.normal(1, 1, 40).round(1), rng.normal(0, 1, 60).round(1)
+    pg, ng = rng.choice(["a", "b", "c"], 40), rng.choice(["a", "b", "d"], 60)
+    assert _fast_grouped_auc(pos, pg, neg, ng) == pytest.approx(
+        grouped_auc(pos, list(pg), neg, list(ng)))

@@ -28,7 +28,7 @@ def test_reads_idx_files_into_disjoint_stratified_splits(tmp_path: Path) -> None
     data = load_fashion(tmp_path, seed=1)
     assert (len(data.owner), len(data.attacker), len(data.test)) == (100, 100, 50)
     assert data.owner.x.shape == (100, 1, 28, 28) and data.owner.x.dtype == np.float32
-    assert 0.0 <= data.owner.x.min() and data.owner.x.max() <= 1.0
+    assert data.owner.x.min() >= 0.0 and data.owner.x.max() <= 1.0
     assert np.bincount(data.owner.y).tolist() == [10] * 10
     owner = {a.tobytes() for a in data.owner.x}
     assert not owner & {a.tobytes() for a in data.attacker.x}

@@ -48,7 +48,7 @@ import numpy as np
 import onnx
 
 from modelgif.bench.distill_fields import TeacherFingerprint, field_cosines, teacher_fingerprint
-from modelgif.bench.metrics import grouped_auc, rate, with_ci
+from modelgif.bench.metrics import rate, with_ci
 from modelgif.bench.outputstats import (
     idiosyncratic_points,
     logit_agreement,
@@ -249,30 +249,51 @@ def score_zoo(
     return out
 
 
+def _fast_grouped_auc(pos: np.ndarray, pos_groups: np.ndarray, neg: np.ndarray,
+                      neg_groups: np.ndarray) -> float:
+    """`metrics.grouped_auc` by broadcasting (the bootstrap calls it thousands of times)."""
+    same = pos_groups[:, None] == neg_groups[None, :]
+    pairs = int(same.sum())
+    if pairs == 0:
+        return math.nan
+    wins = (pos[:, None] > neg[None, :]) + 0.5 * (pos[:, None] == neg[None, :])
+    return float((wins * same).sum() / pairs)
+
+
 def summarise(rows: list[dict[str, Any]], positives: Callable[[dict[str, Any]], bool],
               seed: int = 0, n_boot: int = 500) -> dict[str, Any]:
     """AUC (grouped by teacher and fold) and TPR at the calibrated threshold, with 95 %
-    bootstrap intervals, plus the realised FPR of the same rows' negatives."""
+    bootstrap intervals (none when n_boot is 0), plus the realised FPR of the same rows'
+    negatives."""
     pos = [r for r in rows if r["positive"] and positives(r)]
     neg = [r for r in rows if not r["positive"]]
     if not pos or not neg:
         return {"n_pos": len(pos), "n_neg": len(neg)}
     ps = np.array([r["z"] for r in pos])
     ns = np.array([r["z"] for r in neg])
-    pg = [f"{r['teacher']}|{r['fold']}" for r in pos]
-    ng = [f"{r['teacher']}|{r['fold']}" for r in neg]
+    names = {g: i for i, g in enumerate(sorted({(r["teacher"], r["fold"]) for r in rows}))}
+    pg = np.array([names[r["teacher"], r["fold"]] for r in pos])
+    ng = np.array([names[r["teacher"], r["fold"]] for r in neg])
     flags = np.array([r["flagged"] for r in pos], dtype=np.float64)
 
     def auc(p: np.ndarray, n: np.ndarray) -> float:
         pi, ni = p.astype(int), n.astype(int)
-        return grouped_auc(ps[pi], [pg[i] for i in pi], ns[ni], [ng[i] for i in ni])
+        return _fast_grouped_auc(ps[pi], pg[pi], ns[ni], ng[ni])
+
+    def tpr(p: np.ndarray) -> float:
+        return rate(flags[p.astype(int)])
 
     samples = [np.arange(len(pos), dtype=np.float64), np.arange(len(neg), dtype=np.float64)]
+    if n_boot:
+        got_auc, got_tpr = with_ci(auc, samples, seed, n_boot), with_ci(tpr, samples[:1],
+                                                                         seed + 1, n_boot)
+    else:
+        got_auc, got_tpr = (auc(*samples), math.nan, math.nan), (tpr(samples[0]), math.nan,
+                                                                   math.nan)
     return {
         "n_pos": len(pos), "n_neg": len(neg),
         "n_pos_models": len({(r["teacher"], r["model"]) for r in pos}),
-        "auc": with_ci(auc, samples, seed, n_boot),
-        "tpr": with_ci(lambda p: rate(flags[p.astype(int)]), samples[:1], seed + 1, n_boot),
+        "auc": got_auc, "tpr": got_tpr,
         "fpr": rate([r["flagged"] for r in neg]),
         "false_positives": int(sum(r["flagged"] for r in neg)),
     }

@@ -14,7 +14,6 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -73,9 +72,11 @@ def field_cosines(zoo: FashionZoo, owner: TeacherFingerprint, model_id: str) -> 
     """(N, S) cosines of `model_id`'s field to the owner's, cached under the zoo folder."""
     cache = zoo.root / "cosines" / f"{owner.setting}.{owner.tag}" / f"{model_id}.npy"
     if cache.is_file():
-        return np.load(cache, allow_pickle=False).astype(np.float64)
+        stored: np.ndarray = np.load(cache, allow_pickle=False)
+        return stored.astype(np.float64)
     torch.set_num_threads(1)
-    got = compare_suspect(owner.fingerprint, owner.secrets, load_normalized(zoo.onnx_path(model_id)),
+    suspect = load_normalized(zoo.onnx_path(model_id))
+    got = compare_suspect(owner.fingerprint, owner.secrets, suspect,
                           backend=FIELD_SETTINGS[owner.setting].backend)
     cache.parent.mkdir(parents=True, exist_ok=True)
     tmp = cache.with_name(f".{cache.stem}.tmp.npy")
