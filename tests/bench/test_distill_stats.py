@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from modelgif.bench.distill import graph_signature
+from modelgif.verifiers.matched_null import graph_signature
 from modelgif.bench.outputstats import (
     idiosyncratic_points,
     logit_agreement,

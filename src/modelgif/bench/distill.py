@@ -57,6 +57,7 @@ from modelgif.bench.outputstats import (
 )
 from modelgif.bench.scalarnull import fit_fused, fit_scalar, fused_score
 from modelgif.verifiers.calibration import fit_calibration
+from modelgif.verifiers.matched_null import graph_signature
 from modelgif.verifiers.statistics import log_distance, mean_cosine_distance, per_anchor_similarity
 from modelgif.verifiers.verdict import compute_verdict
 from modelgif.zoo.fashion_zoo import FashionModel, FashionZoo
@@ -72,21 +73,6 @@ N_IDIO = 200  # teacher errors / boundary points used as probes
 OUTPUT_STATS = ("js-noise", "js-owner", "js-errors", "js-boundary", "js-cutmix", "js-mixup",
                 "agree-noise", "agree-errors", "agree-owner", "sac-w", "sac-m")
 SCALAR_METHODS = ("modelgif-T", "reference", *OUTPUT_STATS)
-
-
-def graph_signature(model: onnx.ModelProto) -> str:
-    """A hash of a graph's structure: its op types in order and its weights' shapes.
-
-    Two networks of one architecture share it whatever their weights; it is read from the
-    suspect file itself, so an architecture-matched null needs nothing the suspect's
-    owner must declare.
-    """
-    h = hashlib.sha256()
-    for node in model.graph.node:
-        h.update(f"{node.op_type};".encode())
-    for init in model.graph.initializer:
-        h.update(f"{list(init.dims)};".encode())
-    return h.hexdigest()[:16]
 
 
 def _deal(models: Sequence[FashionModel], seed: int, pattern: Sequence[str],
