@@ -194,6 +194,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("distill_results.json"))
     parser.add_argument("--markdown", type=Path, default=None)
     parser.add_argument("--figure", type=Path, default=None)
+    parser.add_argument("--rows", type=Path, default=None, help="also write every scored row")
     args = parser.parse_args()
     torch.set_num_threads(1)
     started = time.process_time()
@@ -214,7 +215,8 @@ def main() -> None:
                "signatures": scores.signatures, "data_digest": zoo.data.digest(),
                "cpu_seconds": time.process_time() - started}
     args.out.write_text(json.dumps(results, indent=1, sort_keys=True) + "\n")
-    (args.out.with_suffix(".rows.json")).write_text(json.dumps(scores.rows) + "\n")
+    if args.rows:
+        args.rows.write_text(json.dumps(scores.rows) + "\n")
     table = markdown(results)
     if args.markdown:
         args.markdown.write_text(table + "\n")

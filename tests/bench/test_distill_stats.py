@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 import torch
 
-from modelgif.verifiers.matched_null import graph_signature
 from modelgif.bench.outputstats import (
     idiosyncratic_points,
     logit_agreement,
@@ -19,6 +18,7 @@ from modelgif.bench.outputstats import (
 from modelgif.bench.scalarnull import fit_fused, fit_scalar, fused_score
 from modelgif.errors import InputError
 from modelgif.fingerprint.normalize import normalize
+from modelgif.verifiers.matched_null import graph_signature
 from modelgif.zoo.fashion_zoo import fashion_net
 
 

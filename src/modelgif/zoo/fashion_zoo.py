@@ -205,11 +205,13 @@ def _student_targets(logits: FloatArray, kind: str) -> FloatArray | npt.NDArray[
     if kind == "soft":
         return probs
     if kind == "hard":
-        return probs.argmax(1).astype(np.int64)
+        hard: npt.NDArray[np.int64] = probs.argmax(1).astype(np.int64)
+        return hard
     top = np.argsort(-probs, axis=1)[:, :3]  # the API returns the top-3 probabilities only
     kept = np.zeros_like(probs)
     np.put_along_axis(kept, top, np.take_along_axis(probs, top, axis=1), axis=1)
-    return (kept / kept.sum(1, keepdims=True)).astype(np.float32)
+    renormalised: FloatArray = (kept / kept.sum(1, keepdims=True)).astype(np.float32)
+    return renormalised
 
 
 def _train_model(zoo: FashionZoo, model: FashionModel, teachers: dict[str, ZooNet]) -> ZooNet:
@@ -295,7 +297,8 @@ def build_fashion_zoo(
         onnx.save(normalized.model, str(tmp))
         os.replace(tmp, zoo.onnx_path(model.id))
         bank = {f"bank_{p}": predict_logits(net, x).numpy() for p, x in zoo.bank.items()}
-        np.savez(root / f"{model.id}.npz", test_top1=top1.astype(np.uint8), **bank)
+        np.savez(root / f"{model.id}.npz", test_top1=top1.astype(np.uint8),
+                 **bank)  # type: ignore[arg-type]
         (root / f".{model.id}.json").write_text(json.dumps(info, indent=1, sort_keys=True))
         os.replace(root / f".{model.id}.json", root / f"{model.id}.json")  # written last
     return zoo
