@@ -43,20 +43,23 @@ CATEGORIES: dict[str, Callable[[dict[str, Any]], bool]] = {
     "noise thieves keeping >= 95 %": lambda r: r["kind"] == "noise-thief" and r["share"] >= 0.95,
 }
 N_BOOT = 1000
-FUSION = {f"fusion[{x}]": ("modelgif-T", x) for x in OUTPUT_STATS}
+# the field (modelgif's defaults, or the reference's on-data anchors) fused with one output
+# statistic, or the two fields together; development data picks one
+FUSION = {f"fusion[{x}]": ("modelgif-T", x) for x in (*OUTPUT_STATS, "reference")}
+FUSION |= {f"fusion-ref[{x}]": ("reference", x) for x in OUTPUT_STATS}
 
 
 def _select(rows: list[dict[str, Any]], **where: Any) -> list[dict[str, Any]]:
     return [r for r in rows if all(r[k] == v for k, v in where.items())]
 
 
-def choose_on_development(rows: list[dict[str, Any]]) -> dict[str, Any]:
+def choose_on_development(rows: list[dict[str, Any]], fusion: dict[str, Any]) -> dict[str, Any]:
     """The fusion and null with the highest development TPR (ties: AUC) over all positives.
 
     Uses only development rows: selection positives and selection negatives."""
     best: tuple[float, float, str, str] | None = None
     table = {}
-    for method in FUSION:
+    for method in fusion:
         for null in ("pooled", "matched"):
             got = summarise(_select(rows, split="development", method=method, null=null),
                             lambda r: True, n_boot=0)
@@ -204,8 +207,9 @@ def main() -> None:
 
     zoo = build_fashion_zoo(args.cache or default_cache_dir(), args.seed, args.data, say)
     settings = ("modelgif",) if args.no_reference else ("modelgif", "reference")
-    scores = score_zoo(zoo, settings, FUSION, say)
-    chosen = choose_on_development(scores.rows)
+    fusion = {k: v for k, v in FUSION.items() if "reference" in settings or "reference" not in v}
+    scores = score_zoo(zoo, settings, fusion, say)
+    chosen = choose_on_development(scores.rows, fusion)
     extra = ["js-noise", "js-owner", "agree-errors", "js-cutmix"]
     methods = list(dict.fromkeys([*BASELINES, *OUTPUT_STATS, "modelgif-T", chosen["method"]]))
     if args.no_reference:

@@ -1,5 +1,5 @@
-"""Output statistics, the scalar / fused null and the graph signature of the distillation
-benchmark (modelgif.bench.outputstats, scalarnull, distill)."""
+"""Output statistics, the fast grouped AUC and the graph signature of the distillation
+benchmark (modelgif.bench.outputstats, distill)."""
 
 from __future__ import annotations
 
@@ -15,8 +15,6 @@ from modelgif.bench.outputstats import (
     neg_log_js,
     sac_score,
 )
-from modelgif.bench.scalarnull import fit_fused, fit_scalar, fused_score
-from modelgif.errors import InputError
 from modelgif.fingerprint.normalize import normalize
 from modelgif.verifiers.matched_null import graph_signature
 from modelgif.zoo.fashion_zoo import fashion_net
@@ -51,30 +49,6 @@ def test_idiosyncratic_points_are_errors_and_low_margins() -> None:
     errors, boundary = idiosyncratic_points(logits, np.array([0, 0, 0, 1]), 2)
     assert errors.tolist() == [1]
     assert boundary.tolist() == [2, 3]
-
-
-def test_scalar_null_keeps_its_false_positive_rate_on_gaussian_nulls() -> None:
-    rng = np.random.default_rng(2)
-    flagged = 0
-    for _ in range(400):
-        null = fit_scalar(rng.normal(size=30))
-        flagged += int(null.flags(float(rng.normal())))
-    assert flagged / 400 <= 0.02  # target 1 %, threshold holds with 95 % confidence
-    with pytest.raises(InputError):
-        fit_scalar([1.0, 2.0])
-
-
-def test_fused_null_of_the_max_is_calibrated_and_detects_either_component() -> None:
-    rng = np.random.default_rng(3)
-    cov = [[1.0, 0.5], [0.5, 1.0]]
-    flagged = 0
-    for _ in range(300):
-        null = fit_fused(rng.multivariate_normal([0, 0], cov, size=30))
-        flagged += int(null.null.flags(fused_score(null, rng.multivariate_normal([0, 0], cov))))
-    assert flagged / 300 <= 0.03
-    null = fit_fused(rng.multivariate_normal([0, 0], cov, size=30))
-    assert null.null.flags(fused_score(null, [0.0, 8.0]))  # one strong component suffices
-    assert null.null.flags(fused_score(null, [8.0, 0.0]))
 
 
 def test_graph_signature_tells_architectures_apart_not_weights() -> None:

@@ -19,7 +19,7 @@ Protocol (the rules of `bench ip`):
 - development: selection positives and selection negatives, each under the null of all
   fold negatives; every choice (which output statistic enters the fusion) is made there;
 - a flag is the calibrated decision at target FPR 1 % (the library's verdict "derived" for
-  the field; the same tolerance rule on a scalar otherwise, scalarnull.py); scores for AUC
+  the field; the same tolerance rule on a scalar otherwise, verifiers/fused.py); scores for AUC
   are null-standardised z's, pooled over (teacher, fold) groups.
 
 Methods, each a pooled null (all calibration negatives) and an architecture-matched one
@@ -31,8 +31,9 @@ Methods, each a pooled null (all calibration negatives) and an architecture-matc
 - output statistics at secret probes: "js-*" (-log JS of soft outputs), "agree-*"
   (logit top-1 agreement) on uniform noise, the owner's held-out images, the teacher's
   errors and lowest-margin points, CutMix and mixup of owner images;
-- "fusion": the max of standardised field and output statistics, with its own
-  leave-one-out null (scalarnull.py); its components are chosen on development data.
+- "fusion[X]" / "fusion-ref[X]": modelgif's (or the reference's) field statistic fused with
+  an output statistic X or with the other field; the max of standardised statistics, with its own
+  leave-one-out null (verifiers/fused.py); its components are chosen on development data.
 """
 
 from __future__ import annotations
@@ -55,8 +56,8 @@ from modelgif.bench.outputstats import (
     neg_log_js,
     sac_score,
 )
-from modelgif.bench.scalarnull import fit_fused, fit_scalar, fused_score
 from modelgif.verifiers.calibration import fit_calibration
+from modelgif.verifiers.fused import fit_fused, fit_scalar, fused_score
 from modelgif.verifiers.matched_null import graph_signature
 from modelgif.verifiers.statistics import log_distance, mean_cosine_distance, per_anchor_similarity
 from modelgif.verifiers.verdict import compute_verdict

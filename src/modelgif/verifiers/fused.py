@@ -1,4 +1,4 @@
-"""A calibrated one-sided test for any scalar similarity, and a fusion of several.
+"""A calibrated one-sided test for any scalar similarity, and a fusion of several into one.
 
 Why: the field verdict has its own calibration (verifiers/calibration.py, on per-anchor
 similarities). Output statistics, SAC and the reference's mean distance are one number per
@@ -13,6 +13,14 @@ the k z's. Its null is measured, not assumed: every calibration negative's fused
 computed with moments fitted WITHOUT it (leave-one-out), so the null values are the scores
 fresh independent models would get; the threshold is then the same tolerance rule on those
 values. Correlation between the statistics is thereby accounted for.
+
+Measured use (BENCHMARKS.md, Fashion-MNIST): fusing modelgif's log-agreement T at its
+default synthetic anchors with T at anchors on the owner's own images (a second fingerprint,
+`AnchorConfig(source="subset")`) raised the held-out TPR at 1 % FPR on noise thieves from
+0.06 to 0.64, with fine-tunes still all flagged and no held-out negative flagged:
+
+    null = fit_fused(np.array([[t_default_j, t_subset_j] for each calibration negative j]))
+    derived = null.null.flags(fused_score(null, [t_default, t_subset]))
 """
 
 from __future__ import annotations
@@ -25,7 +33,7 @@ import numpy.typing as npt
 from modelgif.errors import InputError
 from modelgif.verifiers.statistics import gaussian_tolerance_factor
 
-__all__ = ["ScalarNull", "fit_fused", "fit_scalar", "fused_score"]
+__all__ = ["FusedNull", "ScalarNull", "fit_fused", "fit_scalar", "fused_score"]
 
 FloatArray = npt.NDArray[np.float64]
 
