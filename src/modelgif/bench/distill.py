@@ -63,7 +63,16 @@ from modelgif.verifiers.statistics import log_distance, mean_cosine_distance, pe
 from modelgif.verifiers.verdict import compute_verdict
 from modelgif.zoo.fashion_zoo import FashionModel, FashionZoo
 
-__all__ = ["FOLDS", "DistillScores", "graph_signature", "score_zoo", "suspect_features"]
+__all__ = [
+    "FOLDS",
+    "DistillScores",
+    "graph_signature",
+    "kind",
+    "roles",
+    "score_zoo",
+    "summarise",
+    "suspect_features",
+]
 
 FOLDS = ("fold-0", "fold-1", "fold-2", "fold-3")
 NEGATIVE_DEAL = ("fold-0", "fold-1", "selection", "fold-2", "fold-3")

@@ -28,7 +28,13 @@ import numpy as np
 from modelgif.errors import InputError
 from modelgif.zoo.data import Split, _stratified
 
-__all__ = ["DEFAULT_PATH", "FASHION_ENV", "FashionData", "load_fashion"]
+__all__ = [
+    "DEFAULT_PATH",
+    "FASHION_ENV",
+    "FashionData",
+    "default_path",
+    "load_fashion",
+]
 
 DEFAULT_PATH = Path("/usr/share/datasets/fashion-mnist")
 FASHION_ENV = "MODELGIF_FASHION_MNIST"

@@ -50,7 +50,14 @@ from modelgif.zoo.fashion import FashionData, load_fashion
 from modelgif.zoo.plan import derive_seed
 from modelgif.zoo.training import TrainConfig, predict_logits, train
 
-__all__ = ["BANK_PARTS", "FashionModel", "FashionZoo", "build_fashion_zoo", "fashion_net"]
+__all__ = [
+    "BANK_PARTS",
+    "FashionModel",
+    "FashionZoo",
+    "build_fashion_zoo",
+    "fashion_net",
+    "plan",
+]
 
 FloatArray = npt.NDArray[np.float32]
 
