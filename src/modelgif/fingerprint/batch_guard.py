@@ -19,6 +19,7 @@ first difference stay as they were.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -89,7 +90,7 @@ class BatchGuard:
         if len(x) > 1:
             scale = _scale(out)
             for i in self._check_rows(len(x)):
-                alone = self._alone(lambda i=i: self.inner.outputs(x[i : i + 1]))
+                alone = self._alone(functools.partial(self.inner.outputs, x[i : i + 1]))
                 if _differs(alone[0], out[i], scale,
                             OUTPUT_TOLERANCE):
                     self._switch("outputs")
@@ -123,7 +124,7 @@ class BatchGuard:
         if len(points) > 1:
             sketch_scale, path_scale = _scale(grads.sketch), _scale(grads.path)
             for i in self._check_rows(len(points)):
-                alone = self._alone(lambda i=i: rows(int(i)))
+                alone = self._alone(functools.partial(rows, int(i)))
                 if _differs(alone.sketch[0], grads.sketch[i], sketch_scale, GRADIENT_TOLERANCE) \
                         or _differs(alone.path[0:1], grads.path[i : i + 1], path_scale,
                                     GRADIENT_TOLERANCE):
