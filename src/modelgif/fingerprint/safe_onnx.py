@@ -213,7 +213,9 @@ def _read_external(tensor: TensorProto, folder: Path | None, name: str, declared
         raise ModelLoadError(
             f"{name}: tensor '{tensor.name}' has a malformed offset or length"
         ) from None
-    if length != declared or offset < 0:
+    if offset < 0:
+        raise ModelLoadError(f"{name}: tensor '{tensor.name}' has a negative external offset")
+    if length != declared:
         raise ModelLoadError(
             f"{name}: tensor '{tensor.name}' external length {length} does not match its "
             f"declared size {declared}"
