@@ -23,6 +23,7 @@ import pkgutil
 import sys
 from collections.abc import Sequence
 
+from modelgif.cli.output import printable
 from modelgif.errors import ModelgifError
 
 __all__ = ["build_parser", "main"]
@@ -88,11 +89,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         _silence_stdout()
         return EXIT_BROKEN_PIPE
     except ModelgifError as error:
-        print(f"modelgif: error: {error}", file=sys.stderr)
+        print(f"modelgif: error: {printable(error)}", file=sys.stderr)
         return EXIT_ERROR
     except OSError as error:  # disk full, permission denied, a vanished file...
         where = f": {error.filename}" if error.filename else ""
-        print(f"modelgif: error: {error.strerror or error}{where}", file=sys.stderr)
+        print(f"modelgif: error: {printable(f'{error.strerror or error}{where}')}",
+              file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
         print("modelgif: interrupted", file=sys.stderr)

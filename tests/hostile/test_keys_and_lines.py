@@ -1,0 +1,100 @@
+"""Hostile key files and error lines: one PEM block per key file, no blocking on a FIFO public
+key, no terminal prompt noise, and an error line that stays one line whatever names it
+carries."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from onnx import TensorProto, helper
+
+from hostile.harness import assert_refused, model_of, run_cli, save
+from modelgif.cli import main
+
+ONE_BLOCK = "exactly one PEM block"
+
+
+@pytest.fixture()
+def keys(models: Path, capsys: pytest.CaptureFixture[str]) -> Path:
+    """models/owner.* and models/thief.* key pairs, and a tiny model models/m.onnx."""
+    for name in ("owner", "thief"):
+        assert main(["keygen", "--out", str(models / name)]) == 0
+    save(model_of([helper.make_node("Relu", ["x"], ["y"])]), models / "m.onnx")
+    capsys.readouterr()
+    return models
+
+
+def _fingerprint(models: Path, key: Path, *extra: str) -> list[str]:
+    return ["fingerprint", str(models / "m.onnx"), "--key", str(key), "-o",
+            str(models / "m.mgf"), "--input-range", "0,1", "--anchors-count", "4", "--steps",
+            "2", "--sketch-dim", "4", *extra]
+
+
+def _private(path: Path, data: bytes) -> Path:
+    path.write_bytes(data)
+    path.chmod(0o600)
+    return path
+
+
+def test_two_private_keys_in_one_file(keys: Path, outside: Path,
+                                      capsys: pytest.CaptureFixture[str]) -> None:
+    """The loader took the first block: the thief's key, ahead of the owner's, signed."""
+    both = (keys / "thief.key").read_bytes() + (keys / "owner.key").read_bytes()
+    key = _private(keys / "both.key", both)
+    assert_refused(run_cli(_fingerprint(keys, key), capsys), ONE_BLOCK, outside, 60)
+    assert not (keys / "m.mgf").exists()
+
+
+def test_private_key_with_trailing_garbage(keys: Path, outside: Path,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    key = _private(keys / "g.key", (keys / "owner.key").read_bytes() + b"\x00garbage\xff")
+    assert_refused(run_cli(_fingerprint(keys, key), capsys), ONE_BLOCK, outside, 60)
+
+
+def test_public_key_with_trailing_garbage(keys: Path, outside: Path,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    (keys / "g.pub").write_bytes((keys / "owner.pub").read_bytes() + b"garbage")
+    outcome = run_cli(["report", str(keys / "v.json"), "--key", str(keys / "owner.key"),
+                       "--pub", str(keys / "g.pub"), "-o", str(keys / "case")], capsys)
+    assert_refused(outcome, ONE_BLOCK, outside, 30)
+
+
+def test_fifo_as_public_key_does_not_block(keys: Path, outside: Path,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    os.mkfifo(keys / "fifo.pub")
+    outcome = run_cli(["report", str(keys / "v.json"), "--key", str(keys / "owner.key"),
+                       "--pub", str(keys / "fifo.pub"), "-o", str(keys / "case")], capsys)
+    assert_refused(outcome, "not a regular file", outside, 30)
+
+
+def test_passphrase_without_a_terminal_is_one_line(
+    keys: Path, outside: Path, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No passphrase in the environment and no terminal: getpass warned (three lines) first."""
+    monkeypatch.delenv("MODELGIF_KEY_PASSPHRASE", raising=False)
+    monkeypatch.setattr("getpass.getpass", _no_terminal_getpass)
+    outcome = run_cli(_fingerprint(keys, keys / "owner.key", "--passphrase"), capsys)
+    assert_refused(outcome, "No passphrase", outside, 30)
+
+
+def _no_terminal_getpass(prompt: str = "") -> str:
+    """What getpass does without a terminal: warn, then fall back to reading stdin."""
+    import getpass
+    import warnings
+
+    warnings.warn("Can not control echo on the terminal.", getpass.GetPassWarning, stacklevel=2)
+    raise AssertionError("getpass went on to read stdin")
+
+
+def test_error_line_escapes_names_from_the_file(models: Path, outside: Path,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    """A tensor name with a newline and an escape code would forge a second line."""
+    weight = TensorProto(name="w\nmodelgif: verified\x1b[2K", data_type=TensorProto.FLOAT,
+                         dims=[-4])
+    path = save(model_of([helper.make_node("Add", ["x", weight.name], ["y"])], [weight]),
+                models / "m.onnx")
+    outcome = run_cli(["normalize", str(path), "-o", str(models / "o.onnx")], capsys)
+    assert_refused(outcome, "w\\x0amodelgif: verified\\x1b[2K", outside, 60)
