@@ -98,3 +98,38 @@ def test_error_line_escapes_names_from_the_file(models: Path, outside: Path,
                 models / "m.onnx")
     outcome = run_cli(["normalize", str(path), "-o", str(models / "o.onnx")], capsys)
     assert_refused(outcome, "w\\x0amodelgif: verified\\x1b[2K", outside, 60)
+
+
+@pytest.fixture()
+def bundle(keys: Path, capsys: pytest.CaptureFixture[str]) -> Path:
+    """A real signed report folder models/case/ (fingerprint, verify without calibration)."""
+    assert main(_fingerprint(keys, keys / "owner.key")) == 0
+    assert main(["verify", str(keys / "m.mgf"), str(keys / "m.onnx"), "--key",
+                 str(keys / "owner.key"), "-o", str(keys / "v.json")]) == 0
+    assert main(["report", str(keys / "v.json"), "--key", str(keys / "owner.key"), "-o",
+                 str(keys / "case")]) == 0
+    capsys.readouterr()
+    return keys / "case"
+
+
+def test_bundle_file_symlinked_outside_is_not_read(
+    bundle: Path, outside: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """evidence.json -> ../../outside/secret.bin was opened (then failed the hash check)."""
+    (bundle / "evidence.json").unlink()
+    (bundle / "evidence.json").symlink_to(outside / "secret.bin")
+    outcome = run_cli(["report", "verify", str(bundle), "--pub",
+                       str(bundle.parent / "owner.pub")], capsys)
+    assert_refused(outcome, "a symbolic link in the report folder", outside, 30)
+
+
+def test_fifo_given_to_rehash_does_not_block(
+    bundle: Path, outside: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`--files m.onnx` where m.onnx is a FIFO: hashing it blocked forever."""
+    fifo = bundle.parent / "fifo" / "m.onnx"
+    fifo.parent.mkdir()
+    os.mkfifo(fifo)
+    outcome = run_cli(["report", "verify", str(bundle), "--pub", str(bundle.parent / "owner.pub"),
+                       "--files", str(fifo)], capsys)
+    assert_refused(outcome, "not a regular file", outside, 30)
