@@ -4,12 +4,15 @@ are resolved on the file system (a manifest of one repeated path took 46 s to re
 from __future__ import annotations
 
 import json
+import os
 import time
 from pathlib import Path
 
 import pytest
 
+from hostile.harness import SECRET
 from modelgif.errors import InputError
+from modelgif.scan.results import ResultsFile
 from modelgif.scan.suspects import list_suspects
 
 
@@ -30,3 +33,24 @@ def test_repeated_name_in_a_list_file(models: Path) -> None:
     listing.write_text("a.onnx\nb.onnx\n# comment\na.onnx\n")
     with pytest.raises(InputError, match=r"list\.txt:4: the suspect 'a\.onnx' is listed twice"):
         list_suspects(listing)
+
+
+def test_nul_byte_in_a_listed_path(models: Path) -> None:
+    """Was a ValueError traceback from the path resolution."""
+    listing = models / "list.txt"
+    listing.write_text("a\x00b.onnx\n")
+    with pytest.raises(InputError, match="no NUL"):
+        list_suspects(listing)
+
+
+@pytest.mark.parametrize("kind", ["fifo", "symlink"])
+def test_scan_output_is_never_a_fifo_or_a_link(kind: str, models: Path, outside: Path) -> None:
+    """-o pointing at a FIFO blocked forever; at a link, appended to wherever it led."""
+    target = models / "scan.jsonl"
+    if kind == "fifo":
+        os.mkfifo(target)
+    else:
+        target.symlink_to(outside / "secret.bin")
+    with pytest.raises(InputError, match=r"symbolic link|not a regular file"):
+        ResultsFile(target, {"fingerprints": [], "settings": {}})
+    assert (outside / "secret.bin").read_bytes() == SECRET

@@ -95,9 +95,9 @@ def _confined(root: Path, path: Path, where: str, relative: bool = False) -> Pat
     """`path` (relative to root when `relative`) as a regular file inside root."""
     if relative:
         pure = PurePosixPath(path.as_posix())
-        if pure.is_absolute() or ".." in pure.parts or not pure.parts:
+        if pure.is_absolute() or ".." in pure.parts or not pure.parts or "\x00" in str(pure):
             raise InputError(f"{where}: {str(path)!r} must be a relative path inside "
-                             f"{root} (no absolute path, no '..')")
+                             f"{root} (no absolute path, no '..', no NUL)")
         path = root / pure
     resolved, base = path.resolve(), root.resolve()
     if not resolved.is_relative_to(base):
