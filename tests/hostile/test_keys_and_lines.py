@@ -133,3 +133,15 @@ def test_fifo_given_to_rehash_does_not_block(
     outcome = run_cli(["report", "verify", str(bundle), "--pub", str(bundle.parent / "owner.pub"),
                        "--files", str(fifo)], capsys)
     assert_refused(outcome, "not a regular file", outside, 30)
+
+
+def test_log_level_from_the_environment_is_checked(
+    models: Path, outside: Path, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """argparse checks --log-level's choices but not a default taken from $MODELGIF_LOG_LEVEL:
+    logging raised ValueError (a traceback)."""
+    monkeypatch.setenv("MODELGIF_LOG_LEVEL", "EVIL\x1b[2J")
+    outcome = run_cli(["inspect", str(models / "m.mgf")], capsys)
+    assert_refused(outcome, "$MODELGIF_LOG_LEVEL must be one of", outside, 30)
+    assert "\x1b" not in outcome.lines[0]
