@@ -145,3 +145,23 @@ def test_log_level_from_the_environment_is_checked(
     outcome = run_cli(["inspect", str(models / "m.mgf")], capsys)
     assert_refused(outcome, "$MODELGIF_LOG_LEVEL must be one of", outside, 30)
     assert "\x1b" not in outcome.lines[0]
+
+
+def test_nan_target_fpr_is_refused_before_any_work(
+    models: Path, outside: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """It was refused only after every negative had been normalized and measured."""
+    outcome = run_cli(["calibrate", str(models / "m.mgf"), "--negatives", str(outside), "--key",
+                       str(models / "o.key"), "-o", str(models / "c.json"),
+                       "--target-fpr", "nan"], capsys)
+    assert_refused(outcome, "'--target-fpr' parameter of calibrate", outside, 30)
+
+
+def test_scan_cache_that_is_a_file(models: Path, outside: Path,
+                                   capsys: pytest.CaptureFixture[str]) -> None:
+    """Every suspect became an 'error' pair and the scan exited 0."""
+    (models / "cache").write_text("x")
+    outcome = run_cli(["scan", "--fingerprints", str(models / "m.mgf"), "--suspects",
+                       str(outside), "--key", str(models / "o.key"), "-o",
+                       str(models / "s.jsonl"), "--cache", str(models / "cache")], capsys)
+    assert_refused(outcome, "is not a folder", outside, 30)
