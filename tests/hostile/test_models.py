@@ -7,6 +7,7 @@ fails when that guard is removed (the command would exit 0, hang, or print a tra
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -279,7 +280,7 @@ def _external_at(offset: int) -> onnx.ModelProto:
     return model_of([helper.make_node("MatMul", ["x", "w"], ["y"])], [weight])
 
 
-MORE_MODELS = {
+MORE_MODELS: dict[str, tuple[Callable[[], onnx.ModelProto], str]] = {
     # which of the two a runtime takes is not defined: the digest would not name one function
     "duplicate_initializers": (
         lambda: model_of([helper.make_node("MatMul", ["x", "w"], ["y"])],
