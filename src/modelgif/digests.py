@@ -8,8 +8,11 @@ evidence tables and fingerprint subjects cover every byte.
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 from pathlib import Path
+
+from modelgif.safe_read import open_regular
 
 __all__ = ["SHA256_HEX", "external_data_digests", "is_sha256", "sha256_file"]
 
@@ -20,7 +23,7 @@ SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 def sha256_file(path: str | Path) -> str:
     """Hex sha256 of a file's bytes (1 MiB blocks, so large models stay out of memory)."""
     digest = hashlib.sha256()
-    with open(path, "rb") as handle:
+    with os.fdopen(open_regular(path), "rb") as handle:  # a FIFO or device never blocks
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()

@@ -7,6 +7,7 @@ fails when that guard is removed (the command would exit 0, hang, or print a tra
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -266,3 +267,38 @@ def test_infinite_input_range_is_refused(
                        "--input-range=-inf,inf"], capsys)
     assert_refused(outcome, "must be finite", outside, 60)
     assert not (models / "o.onnx").exists()
+
+
+def _weight(name: str, seed: int) -> TensorProto:
+    values = np.random.default_rng(seed).normal(size=(4, 4)).astype(np.float32)
+    return numpy_helper.from_array(values, name)
+
+
+def _external_at(offset: int) -> onnx.ModelProto:
+    weight = external("w", "w.bin", [4, 4])
+    weight.external_data.add(key="offset", value=str(offset))
+    return model_of([helper.make_node("MatMul", ["x", "w"], ["y"])], [weight])
+
+
+MORE_MODELS: dict[str, tuple[Callable[[], onnx.ModelProto], str]] = {
+    # which of the two a runtime takes is not defined: the digest would not name one function
+    "duplicate_initializers": (
+        lambda: model_of([helper.make_node("MatMul", ["x", "w"], ["y"])],
+                         [_weight("w", 0), _weight("w", 1)]),
+        "two initializers are named 'w'"),
+    # was a WARNING line from the opset converter, then the error: two lines
+    "unknown_opset": (
+        lambda: helper.make_model(model_of([helper.make_node("Relu", ["x"], ["y"])]).graph,
+                                  opset_imports=[helper.make_opsetid("", 999)]),
+        "ONNX opset 999 is not one this onnx knows"),
+    "negative_external_offset": (lambda: _external_at(-1000), "negative external offset"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(MORE_MODELS))
+def test_more_hostile_models(case: str, models: Path, outside: Path,
+                             capsys: pytest.CaptureFixture[str]) -> None:
+    build, expected = MORE_MODELS[case]
+    (models / "w.bin").write_bytes(bytes(64))
+    outcome = _normalize(save(build(), models / "m.onnx"), capsys)
+    assert_refused(outcome, expected, outside, 60)

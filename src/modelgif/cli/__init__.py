@@ -23,6 +23,7 @@ import pkgutil
 import sys
 from collections.abc import Sequence
 
+from modelgif.cli.output import printable
 from modelgif.errors import ModelgifError
 
 __all__ = ["build_parser", "main"]
@@ -30,6 +31,7 @@ __all__ = ["build_parser", "main"]
 EXIT_OK = 0
 EXIT_FINDING = 1
 EXIT_ERROR = 2
+_LOG_LEVELS = ["DEBUG", "INFO", "WARNING", "ERROR"]
 EXIT_BROKEN_PIPE = 128 + 13  # the shell's code for a process ended by SIGPIPE
 
 DESCRIPTION = """\
@@ -61,7 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--log-level",
         default=os.environ.get("MODELGIF_LOG_LEVEL", "WARNING"),
-        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+        choices=_LOG_LEVELS,
         help="logging level (default: $MODELGIF_LOG_LEVEL or WARNING); logs go to stderr",
     )
     sub = parser.add_subparsers(dest="command", metavar="<command>")
@@ -77,6 +79,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     args.argv = list(sys.argv[1:] if argv is None else argv)  # what signed records repeat
+    if args.log_level not in _LOG_LEVELS:  # argparse checks choices, not a default from $ENV
+        print(f"modelgif: error: $MODELGIF_LOG_LEVEL must be one of {', '.join(_LOG_LEVELS)}; "
+              f"got {printable(args.log_level)!r}", file=sys.stderr)
+        return EXIT_ERROR
     logging.basicConfig(level=args.log_level, format="%(levelname)s %(name)s: %(message)s")
     if args.command is None:
         parser.print_help(sys.stderr)
@@ -88,11 +94,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         _silence_stdout()
         return EXIT_BROKEN_PIPE
     except ModelgifError as error:
-        print(f"modelgif: error: {error}", file=sys.stderr)
+        print(f"modelgif: error: {printable(error)}", file=sys.stderr)
         return EXIT_ERROR
     except OSError as error:  # disk full, permission denied, a vanished file...
         where = f": {error.filename}" if error.filename else ""
-        print(f"modelgif: error: {error.strerror or error}{where}", file=sys.stderr)
+        print(f"modelgif: error: {printable(f'{error.strerror or error}{where}')}",
+              file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
         print("modelgif: interrupted", file=sys.stderr)

@@ -20,6 +20,7 @@ from modelgif.fingerprint.create import open_secrets
 from modelgif.fingerprint.model_output import recorded_output
 from modelgif.fingerprint.normalize import normalize
 from modelgif.fingerprint.record import load_fingerprint
+from modelgif.validation import check_float
 from modelgif.verifiers.ownership import calibrate, save_calibration
 from modelgif.verifiers.probe_verdict import calibrate_probes, plan_queries
 
@@ -83,6 +84,7 @@ def negative_files(items: list[Path]) -> list[Path]:
 
 def run(args: argparse.Namespace) -> int:
     check_output(args.output, args.force)
+    check_float(args.target_fpr, "--target-fpr", "calibrate", 1e-6, 0.5)  # before any work
     key = owner_key(args)
     fingerprint = load_fingerprint(args.fingerprint, key.public_key())
     secrets = open_secrets(fingerprint, key)

@@ -8,6 +8,7 @@ from typing import Any
 
 from modelgif.cli.common import add_key_arguments, owner_key, progress_bar
 from modelgif.cli.output import emit
+from modelgif.errors import InputError
 from modelgif.scan import ScanSettings, list_suspects, scan
 from modelgif.scan.jobs import open_jobs
 
@@ -75,6 +76,8 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.cache is not None and args.cache.exists() and not args.cache.is_dir():
+        raise InputError(f"--cache {args.cache} is not a folder")  # else every suspect fails
     settings = ScanSettings(
         backend=args.backend, workers=args.workers, timeout_s=args.timeout_s,
         memory_gb=args.memory_gb, cache=args.cache, ray=args.ray is not None,

@@ -7,6 +7,7 @@ import getpass
 import os
 import shlex
 import sys
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -42,10 +43,12 @@ def read_passphrase(confirm: bool = False) -> str:
     if from_env:
         return from_env
     try:
-        first = getpass.getpass("passphrase: ")
-        if confirm and getpass.getpass("passphrase (again): ") != first:
-            raise InputError("The passphrases do not match.")
-    except EOFError:
+        with warnings.catch_warnings():  # no terminal: getpass would warn, then read stdin
+            warnings.simplefilter("error", getpass.GetPassWarning)
+            first = getpass.getpass("passphrase: ")
+            if confirm and getpass.getpass("passphrase (again): ") != first:
+                raise InputError("The passphrases do not match.")
+    except (EOFError, getpass.GetPassWarning):
         raise InputError(f"No passphrase: set {PASSPHRASE_ENV} or run from a terminal.") from None
     if not first:
         raise InputError("The passphrase must not be empty.")

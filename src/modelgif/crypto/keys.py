@@ -33,6 +33,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
 from modelgif.atomic_write import check_output, write_file
 from modelgif.errors import InputError
+from modelgif.safe_read import open_regular
 from modelgif.validation import check_choice
 
 __all__ = [
@@ -180,8 +181,10 @@ def _check_private_mode(fd: int, name: str) -> None:
 
 
 def _read_bounded(path: str | os.PathLike[str], what: str, private: bool = False) -> bytes:
+    """The key file's bytes: a regular file (a FIFO never blocks), bounded, one PEM block."""
+    fd = open_regular(path, what)
     try:
-        with open(path, "rb") as handle:
+        with os.fdopen(fd, "rb") as handle:
             if private:  # checked on the open file: no window between check and read
                 _check_private_mode(handle.fileno(), os.fspath(path))
             data = handle.read(MAX_KEY_FILE_BYTES + 1)
@@ -191,7 +194,18 @@ def _read_bounded(path: str | os.PathLike[str], what: str, private: bool = False
         raise InputError(
             f"{os.fspath(path)} is larger than {MAX_KEY_FILE_BYTES} bytes: not a {what}."
         )
+    _check_one_pem_block(data, os.fspath(path), what)
     return data
+
+
+def _check_one_pem_block(data: bytes, name: str, what: str) -> None:
+    """Exactly one PEM block and nothing else: the PEM loader takes the first block and
+    ignores the rest, so a file holding two keys would sign with whichever comes first."""
+    begins = data.count(b"-----BEGIN ")
+    body = data.strip()
+    if begins != 1 or not body.startswith(b"-----BEGIN ") or not body.endswith(b"-----") \
+            or body.count(b"-----END ") != 1:
+        raise InputError(f"{name}: a {what} file must hold exactly one PEM block and nothing else.")
 
 
 def load_private_key(path: str | os.PathLike[str], passphrase: Passphrase = None) -> PrivateKey:

@@ -35,6 +35,7 @@ from modelgif.fingerprint.anchors import AnchorSet
 from modelgif.fingerprint.backends.base import Backend
 from modelgif.fingerprint.backends.blackbox import BlackBoxBackend, default_eps
 from modelgif.fingerprint.backends.select import BACKENDS, select_backend
+from modelgif.fingerprint.batch_guard import BatchGuard
 from modelgif.fingerprint.quadrature import MAX_STEPS, RULES, Quadrature, quadrature
 from modelgif.fingerprint.sketch import IDENTITY_VERSION, KINDS, Projection, make_projection
 from modelgif.fingerprint.targets import TARGETS, scalar_numpy, target_classes
@@ -215,6 +216,8 @@ def _compute_field(
     else:
         reason = "backend given by the caller"
     config = _resolve(config, backend, x)
+    guard = BatchGuard(backend, secret)
+    backend = guard
     quad = quadrature(config.rule, config.n_steps)
     baseline = np.full(x.shape[1:], config.baseline_value if config.baseline == "constant" else 0.0)
     projection = make_projection(
@@ -231,6 +234,8 @@ def _compute_field(
     sketch, integrated, full = _integrate(
         backend, x, baseline, quad, projection, config, classes, keep_full, progress
     )
+    if guard.switched:
+        reason += "; one sample at a time (its answers depend on the rest of a batch)"
     estimator = {"name": backend.name, "params": backend.params(), "reason": reason}
     return FieldResult(
         sketch=sketch,

@@ -34,7 +34,12 @@ from google.protobuf.message import DecodeError
 from onnx import TensorProto, numpy_helper
 
 from modelgif.errors import ModelLoadError
-from modelgif.fingerprint.onnx_walk import all_nodes, all_tensors, inlined_node_count
+from modelgif.fingerprint.onnx_walk import (
+    all_graphs,
+    all_nodes,
+    all_tensors,
+    inlined_node_count,
+)
 from modelgif.safe_read import open_regular, read_bytes
 
 __all__ = [
@@ -108,14 +113,31 @@ def load_onnx_bytes(
             "counted, over the limit"
         )
     _check_domains(model, name)
+    _check_unique_initializers(model, name)
     _check_and_inline_tensors(model, folder, name, limits)
     return model
+
+
+def _check_unique_initializers(model: onnx.ModelProto, name: str) -> None:
+    """Two initializers of one name: which one a runtime takes is not defined."""
+    for graph in all_graphs(model):
+        seen: set[str] = set()
+        for tensor in [*graph.initializer, *(t.values for t in graph.sparse_initializer)]:
+            if tensor.name in seen:
+                raise ModelLoadError(f"{name}: two initializers are named '{tensor.name}'")
+            seen.add(tensor.name)
 
 
 def _check_domains(model: onnx.ModelProto, name: str) -> None:
     for opset in model.opset_import:
         if opset.domain not in ALLOWED_DOMAINS:
             raise ModelLoadError(f"{name}: opset import from unknown domain '{opset.domain}'")
+    newest = onnx.defs.onnx_opset_version()
+    for opset in [*model.opset_import, *(o for f in model.functions for o in f.opset_import)]:
+        if opset.domain in ("", "ai.onnx") and not 1 <= opset.version <= newest:
+            raise ModelLoadError(
+                f"{name}: ONNX opset {opset.version} is not one this onnx knows (1 to {newest})"
+            )
     for node in all_nodes(model):
         if node.domain not in ALLOWED_DOMAINS:
             raise ModelLoadError(
@@ -213,7 +235,9 @@ def _read_external(tensor: TensorProto, folder: Path | None, name: str, declared
         raise ModelLoadError(
             f"{name}: tensor '{tensor.name}' has a malformed offset or length"
         ) from None
-    if length != declared or offset < 0:
+    if offset < 0:
+        raise ModelLoadError(f"{name}: tensor '{tensor.name}' has a negative external offset")
+    if length != declared:
         raise ModelLoadError(
             f"{name}: tensor '{tensor.name}' external length {length} does not match its "
             f"declared size {declared}"

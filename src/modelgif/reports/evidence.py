@@ -171,6 +171,8 @@ def write_report(
 
 
 def _read_bounded(path: Path) -> bytes:
+    if path.is_symlink():  # the folder is hostile input: a link could lead anywhere
+        raise InputError(f"{path}: a symbolic link in the report folder; refusing to follow it")
     if not path.is_file():
         raise InputError(f"{path}: missing from the report folder")
     if path.stat().st_size > MAX_BUNDLE_FILE:

@@ -113,6 +113,15 @@ def _read(path: Path) -> tuple[dict[str, Any], list[dict[str, Any]], int]:
     return header, pairs, end
 
 
+def _check_regular_or_absent(path: Path) -> None:
+    """The scan file is appended to in place: never through a link, never a FIFO (which
+    would block) or a device."""
+    if path.is_symlink():
+        raise InputError(f"{path} is a symbolic link; modelgif never writes through one")
+    if path.exists() and not path.is_file():
+        raise InputError(f"{path} is not a regular file")
+
+
 class ResultsFile:
     """The scan file opened for appending: created with `header`, or resumed if it matches."""
 
@@ -120,6 +129,7 @@ class ResultsFile:
         self.path = path
         expected = json.loads(json.dumps(header))  # compare as it reads back
         self.pairs: list[dict[str, Any]] = []
+        _check_regular_or_absent(path)
         if path.exists() and path.stat().st_size > 0 and not force:
             found, self.pairs, end = _read(path)
             for key in ("fingerprints", "settings"):

@@ -44,10 +44,11 @@ def list_suspects(source: Path) -> list[SuspectEntry]:
         raise InputError(f"{source}: no such folder, list or manifest")
     if not entries:
         raise InputError(f"{source}: no suspect models found")
-    names = [e.name for e in entries]
-    if len(set(names)) != len(names):
-        duplicate = next(n for n in names if names.count(n) > 1)
-        raise InputError(f"{source}: the suspect {duplicate!r} is listed twice")
+    seen: set[str] = set()
+    for entry in entries:  # linear: a million names with one repeat at the end stays quick
+        if entry.name in seen:
+            raise InputError(f"{source}: the suspect {entry.name!r} is listed twice")
+        seen.add(entry.name)
     return entries
 
 
@@ -60,11 +61,15 @@ def _read_list(source: Path) -> list[SuspectEntry]:
         raise InputError(f"{source}: not a UTF-8 text file") from None
     manifest = source.suffix == ".jsonl"
     entries: list[SuspectEntry] = []
+    names: set[str] = set()
     for number, line in enumerate(lines, 1):
         if not line.strip() or (not manifest and line.lstrip().startswith("#")):
             continue
         where = f"{source}:{number}"
         path, name = _manifest_line(line, where) if manifest else (line.strip(), None)
+        if (name or path) in names:  # before touching the file system for this line
+            raise InputError(f"{where}: the suspect {name or path!r} is listed twice")
+        names.add(name or path)
         entries.append(SuspectEntry(name or path, _confined(source.parent, Path(path), where,
                                                             relative=True)))
         if len(entries) > MAX_SUSPECTS:
@@ -90,9 +95,9 @@ def _confined(root: Path, path: Path, where: str, relative: bool = False) -> Pat
     """`path` (relative to root when `relative`) as a regular file inside root."""
     if relative:
         pure = PurePosixPath(path.as_posix())
-        if pure.is_absolute() or ".." in pure.parts or not pure.parts:
+        if pure.is_absolute() or ".." in pure.parts or not pure.parts or "\x00" in str(pure):
             raise InputError(f"{where}: {str(path)!r} must be a relative path inside "
-                             f"{root} (no absolute path, no '..')")
+                             f"{root} (no absolute path, no '..', no NUL)")
         path = root / pure
     resolved, base = path.resolve(), root.resolve()
     if not resolved.is_relative_to(base):
