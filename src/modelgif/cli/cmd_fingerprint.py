@@ -17,6 +17,7 @@ from modelgif.cli.common import (
 )
 from modelgif.cli.output import emit, parse_range
 from modelgif.fingerprint.anchors import SOURCES
+from modelgif.cli import text_model
 from modelgif.fingerprint.create import OWNERSHIP_ANCHORS, OWNERSHIP_FIELD, create_fingerprint
 
 EPILOG = """\
@@ -24,6 +25,9 @@ examples:
   modelgif fingerprint model.onnx --key owner.key -o model.mgf
   modelgif fingerprint model.onnx --key owner.key --anchors pool.npy --anchors-count 128 -o m.mgf
   modelgif fingerprint model.onnx --key owner.key --config fingerprint.yaml -o model.mgf
+  modelgif fingerprint minilm/ --key owner.key -o minilm.mgf     # a Hugging Face folder
+  modelgif fingerprint bert.onnx --key owner.key --anchors texts.txt --anchor-source subset \
+      -o bert.mgf                      # token ids in, tokenizer.json beside the file
 
 Precedence: command-line flags > --config FILE.yaml (sections `anchors:` and `field:`) >
 defaults. The anchors are secret: derived from your key and a fresh fingerprint id. By
@@ -36,6 +40,12 @@ noise must use more of it to escape (BENCHMARKS.md, "An adaptive thief"). The fi
 scalar is the model's own top-1 logit; a config `field: {target: logsumexp}` needs no
 class. The anchors are stored encrypted; only `modelgif reveal` opens them, one
 fingerprint at a time. Everything that changes the numbers is signed into the file.
+
+Text models (a Hugging Face folder with config.json, model.safetensors and tokenizer.json,
+or an ONNX file with token-id inputs and its tokenizer.json beside it) are cut at their
+token-embedding lookup; their anchors are secret token sequences of --length tokens
+(synthetic, or from your texts with --anchors texts.txt|texts.jsonl), and the field lives in
+the one-hot token space, so suspects of another hidden size compare (README: "Text models").
 """
 
 
@@ -43,7 +53,8 @@ def register(sub: Any) -> None:
     parser = sub.add_parser(
         "fingerprint", help="compute and sign a model's gradient-field fingerprint",
         description=__doc__, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("model", type=Path, help="the owner's ONNX model")
+    parser.add_argument("model", type=Path, help="the owner's ONNX model, or a text model: a "
+                        "Hugging Face folder or a token-id ONNX file with its tokenizer.json")
     add_key_arguments(parser)
     parser.add_argument("-o", "--output", type=Path, required=True, help="the .mgf to write")
     parser.add_argument("--anchors", type=Path, metavar="POOL.npy",
@@ -61,6 +72,7 @@ def register(sub: Any) -> None:
     parser.add_argument("--model-output", metavar="NAME",
                         help="the model output the field is taken of (default: the first); "
                              "recorded, and suspects are read at the output of that name")
+    text_model.add_text_arguments(parser)
     add_force_argument(parser)
     parser.add_argument("--json", action="store_true", help="print JSON on stdout")
     parser.set_defaults(func=run)
@@ -68,6 +80,8 @@ def register(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     check_output(args.output, args.force)
+    if text_model.is_text_model(args.model):
+        return text_model.fingerprint(args, owner_key(args))
     anchors, field = load_config(args.config, OWNERSHIP_ANCHORS, OWNERSHIP_FIELD)
     if args.anchors_count is not None:
         anchors = replace(anchors, n_anchors=args.anchors_count)

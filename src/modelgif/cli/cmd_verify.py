@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from modelgif.atomic_write import check_output
+from modelgif.cli import text_model
 from modelgif.cli.common import (
     add_force_argument,
     add_key_arguments,
@@ -20,6 +21,7 @@ from modelgif.fingerprint.create import open_secrets
 from modelgif.fingerprint.model_output import recorded_output
 from modelgif.fingerprint.normalize import normalize
 from modelgif.fingerprint.record import load_fingerprint
+from modelgif.fingerprint.text.fingerprint import is_text_fingerprint
 from modelgif.verifiers.ownership import load_calibration, ownership_record, verify_suspect
 from modelgif.verifiers.record import write_record
 
@@ -45,7 +47,8 @@ def register(sub: Any) -> None:
         "verify", help="decide whether a suspect model was derived from the fingerprinted one",
         description=__doc__, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("fingerprint", type=Path, help="the owner's .mgf")
-    parser.add_argument("suspect", type=Path, help="the suspect's ONNX file")
+    parser.add_argument("suspect", type=Path, help="the suspect's ONNX file (for a text "
+                        "fingerprint: a Hugging Face folder or a token-id ONNX file)")
     add_key_arguments(parser)
     parser.add_argument("--calibration", type=Path, metavar="CAL.json",
                         help="null fitted by `modelgif calibrate`")
@@ -70,6 +73,8 @@ def run(args: argparse.Namespace) -> int:
     secrets = open_secrets(fingerprint, key)
     calibrations = (load_calibration(args.calibration, fingerprint, key.public_key())
                     if args.calibration else None)
+    if is_text_fingerprint(fingerprint):
+        return text_model.verify(args, key, fingerprint, secrets, calibrations)
     wanted = args.model_output or recorded_output(fingerprint.config)
     suspect = normalize(args.suspect, output=wanted, strict_output=args.model_output is not None)
     with progress_bar("suspect field", enabled=not args.json) as progress:
