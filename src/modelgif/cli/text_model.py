@@ -9,8 +9,9 @@ text models (fingerprint/text/fingerprint.py says what they mean).
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from modelgif.cli.common import command_line, progress_bar
 from modelgif.cli.output import emit
@@ -91,7 +92,11 @@ def verify(args: argparse.Namespace, key: PrivateKey, made: Fingerprint,
         "fingerprint_commitment": made.commitment, "estimator": compared.sketch})
     comparison = Comparison(compared.cosines, compared.sketch, compared.estimator,
                             compared.digest)
-    record = ownership_record(args.fingerprint, made, args.suspect, suspect.normalized,
+    normalized, hashed = suspect.normalized, args.suspect
+    if args.suspect.is_dir():  # a folder: its weights file is what the evidence hashes
+        hashed = args.suspect / "model.safetensors"
+        normalized = replace(normalized, opset=cast(Any, None))  # not an ONNX file
+    record = ownership_record(args.fingerprint, made, hashed, normalized,
                               verdict, comparison, keyid(key), command_line(args),
                               args.calibration, calibrations)
     if args.output:

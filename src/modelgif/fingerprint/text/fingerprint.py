@@ -73,7 +73,7 @@ class TextSettings:
     sketch_dim: int = 64
     rule: str = "gauss-legendre"
     backend: str = "auto"
-    coarse: bool = True
+    coarse: bool = False
 
     def __post_init__(self) -> None:
         check_int(self.length, "length", "TextSettings", 4, 512)

@@ -73,6 +73,7 @@ def _load_module(folder: Path, config: dict[str, Any]) -> Any:
         raise InputError("Reading a Hugging Face folder needs transformers: "
                          "pip install 'modelgif[hf]'") from None
     transformers.logging.set_verbosity_error()
+    transformers.logging.disable_progress_bar()  # stderr holds one error line, or nothing
     architectures = config.get("architectures") or []
     name = str(architectures[0]) if architectures else ""
     loader = next((getattr(transformers, cls) for suffix, cls in HEADS.items()
@@ -109,7 +110,7 @@ def export_hf_folder(folder: Path, length: int, exporter: str = "legacy") -> byt
             output = self.inner(**dict(zip(names, inputs, strict=True)), return_dict=False)
             return output[0] if isinstance(output, tuple | list) else output
 
-    ids = torch.full((2, length), 1000, dtype=torch.long)
+    ids = torch.ones((2, length), dtype=torch.long)  # any id of the vocabulary
     args: tuple[torch.Tensor, ...] = (ids, torch.ones_like(ids))
     if segments:
         args = (*args, torch.zeros_like(ids))
