@@ -10,6 +10,15 @@ import numpy as np
 import onnx
 import pytest
 import torch
+from tests.fingerprint.text_models import (
+    TEXTS,
+    TokenMLP,
+    build_tokenizer,
+    export_token_mlp,
+    export_token_onnx,
+    tiny_bert,
+    vocab_size,
+)
 
 from modelgif.cli import main
 from modelgif.crypto.keys import generate_key
@@ -23,15 +32,6 @@ from modelgif.fingerprint.text.fingerprint import (
 )
 from modelgif.fingerprint.text.model import load_text_model
 from modelgif.fingerprint.text.tokenizer import load_tokenizer
-from tests.fingerprint.text_models import (
-    TEXTS,
-    TokenMLP,
-    build_tokenizer,
-    export_token_mlp,
-    export_token_onnx,
-    tiny_bert,
-    vocab_size,
-)
 
 pytest.importorskip("transformers")
 SMALL = ["--length", "12", "--anchors-count", "6", "--steps", "3", "--sketch-dim", "16"]

@@ -18,12 +18,15 @@ from pathlib import Path
 import torch
 from torch import nn
 
-WORDS = ("the of and to in is was for on that with as by it at from his an were are which "
-         "this be had not or but have first one their new its after who they two has been "
-         "her also she all other more time years year up into when there world over many "
-         "city some most only can out part then made school during three used than about "
-         "later can will would could may might must model field token text anchor owner "
-         "secret copy thief tune prune export weight layer head vector space sketch").split()
+_WORD_TEXT = """
+the of and to in is was for on that with as by it at from his an were are which
+this be had not or but have first one their new its after who they two has been
+her also she all other more time years year up into when there world over many
+city some most only can out part then made school during three used than about
+later can will would could may might must model field token text anchor owner
+secret copy thief tune prune export weight layer head vector space sketch
+"""
+WORDS = _WORD_TEXT.split()
 SPECIAL = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 TEXTS = [
     "the owner made a model and the thief made a copy of its weights",

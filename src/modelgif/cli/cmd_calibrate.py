@@ -39,8 +39,9 @@ def register(sub: Any) -> None:
         description=__doc__, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("fingerprint", type=Path, help="the owner's .mgf")
     parser.add_argument("--negatives", type=Path, nargs="+", required=True,
-                        metavar="DIR_OR_FILE", help="independent ONNX models (files or folders; for a "
-                        "text fingerprint also Hugging Face folders)")
+                        metavar="DIR_OR_FILE",
+                        help="independent ONNX models (files or folders; for a text "
+                             "fingerprint also Hugging Face folders)")
     add_key_arguments(parser)
     parser.add_argument("--target-fpr", type=float, default=0.01)
     parser.add_argument("-o", "--output", type=Path, required=True, metavar="CAL.json",

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from modelgif.atomic_write import check_output
+from modelgif.cli import text_model
 from modelgif.cli.common import (
     add_force_argument,
     add_key_arguments,
@@ -17,7 +18,6 @@ from modelgif.cli.common import (
 )
 from modelgif.cli.output import emit, parse_range
 from modelgif.fingerprint.anchors import SOURCES
-from modelgif.cli import text_model
 from modelgif.fingerprint.create import OWNERSHIP_ANCHORS, OWNERSHIP_FIELD, create_fingerprint
 
 EPILOG = """\

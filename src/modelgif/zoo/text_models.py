@@ -122,8 +122,8 @@ def _transformers() -> Any:
     os.environ["HF_HUB_OFFLINE"] = "1"
     import transformers
 
-    transformers.logging.set_verbosity_error()
-    transformers.logging.disable_progress_bar()
+    transformers.logging.set_verbosity_error()  # type: ignore[no-untyped-call]
+    transformers.logging.disable_progress_bar()  # type: ignore[no-untyped-call]
     return transformers
 
 
@@ -170,7 +170,7 @@ def _simcse(encode: Any, params: list[nn.Parameter], batches: list[torch.Tensor]
         logits = F.normalize(a, dim=1) @ F.normalize(b, dim=1).T / 0.05
         loss = F.cross_entropy(logits, torch.arange(len(ids)))
         optimizer.zero_grad()
-        loss.backward()
+        loss.backward()  # type: ignore[no-untyped-call]
         optimizer.step()
 
 
@@ -278,8 +278,9 @@ def _build(folder: Path) -> list[TextCase]:
     for seed in range(3):
         torch.manual_seed(100 + seed)
         random = transformers.BertModel(config).eval()
-        cases.append(TextCase(f"random-{seed}", _save(random, source, folder / f"random-{seed}"),
-                              "negative", f"the source's architecture at random init (seed {seed})"))
+        saved = _save(random, source, folder / f"random-{seed}")
+        cases.append(TextCase(f"random-{seed}", saved, "negative",
+                              f"the source's architecture at random init (seed {seed})"))
     small_config = transformers.BertConfig(vocab_size=config.vocab_size, hidden_size=128,
                                            num_hidden_layers=2, num_attention_heads=2,
                                            intermediate_size=256, max_position_embeddings=64)
@@ -289,9 +290,10 @@ def _build(folder: Path) -> list[TextCase]:
         _simcse(lambda i, m, s=small: _mean(s(input_ids=i, attention_mask=m,
                                                return_dict=False)[0], m),
                 list(small.parameters()), _batches(texts, tok, 10 + seed, 150), 5e-4)
-        cases.append(TextCase(f"small-{seed}", _save(small.eval(), source, folder / f"small-{seed}"),
-                              "negative", f"2-layer hidden-128 BERT trained from scratch "
-                                          f"(SimCSE, 150 steps, seed {seed})"))
+        saved = _save(small.eval(), source, folder / f"small-{seed}")
+        cases.append(TextCase(f"small-{seed}", saved, "negative",
+                              f"2-layer hidden-128 BERT trained from scratch "
+                              f"(SimCSE, 150 steps, seed {seed})"))
     return cases
 
 

@@ -54,7 +54,7 @@ def text_anchors(
     if len(windows) < n_anchors:
         raise InputError(f"The texts give {len(windows)} windows of {length} tokens; "
                          f"{n_anchors} anchors need at least as many.")
-    chosen = windows[stream.child("subset").choice(len(windows), n_anchors)].copy()
+    chosen: np.ndarray = windows[stream.child("subset").choice(len(windows), n_anchors)].copy()
     if source == "subset":
         return chosen
     return _augment(stream.child("augment"), chosen, windows, tokenizer, ordinary)

@@ -160,7 +160,7 @@ def _constant_table(
                             [helper.make_tensor_value_info(name, TensorProto.FLOAT, None)],
                             [t for k, t in initializers.items() if k in used])
     try:
-        value = ReferenceEvaluator(helper.make_model(sub)).run(None, {})[0]
+        value = ReferenceEvaluator(helper.make_model(sub)).run(None, {})[0]  # type: ignore[index]
     except Exception:  # the reference evaluator raises many types: not a constant table
         return None
     array = np.asarray(value)

@@ -43,8 +43,8 @@ from modelgif.errors import InputError
 from modelgif.fingerprint.backends.blackbox import FLOAT_EPS, QUANTIZED_EPS, is_quantized_graph
 from modelgif.fingerprint.create import FingerprintSecrets
 from modelgif.fingerprint.field import Progress, field_cosines
-from modelgif.fingerprint.quadrature import RULES
 from modelgif.fingerprint.model_output import CONFIG_KEY
+from modelgif.fingerprint.quadrature import RULES
 from modelgif.fingerprint.record import Fingerprint, write_fingerprint
 from modelgif.fingerprint.text.anchors import TEXT_SOURCES, text_anchors
 from modelgif.fingerprint.text.field import TextField, resolve_scalar, text_field

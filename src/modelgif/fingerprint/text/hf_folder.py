@@ -24,7 +24,7 @@ import os
 import tempfile
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from modelgif.errors import InputError, ModelLoadError
 from modelgif.safe_read import read_json
@@ -72,8 +72,8 @@ def _load_module(folder: Path, config: dict[str, Any]) -> Any:
     except ImportError:
         raise InputError("Reading a Hugging Face folder needs transformers: "
                          "pip install 'modelgif[hf]'") from None
-    transformers.logging.set_verbosity_error()
-    transformers.logging.disable_progress_bar()  # stderr holds one error line, or nothing
+    transformers.logging.set_verbosity_error()  # type: ignore[no-untyped-call]
+    transformers.logging.disable_progress_bar()  # type: ignore[no-untyped-call]  # stderr holds one error line, or nothing
     architectures = config.get("architectures") or []
     name = str(architectures[0]) if architectures else ""
     loader = next((getattr(transformers, cls) for suffix, cls in HEADS.items()
@@ -108,7 +108,8 @@ def export_hf_folder(folder: Path, length: int, exporter: str = "legacy") -> byt
         def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
             names = ["input_ids", "attention_mask", "token_type_ids"][: len(inputs)]
             output = self.inner(**dict(zip(names, inputs, strict=True)), return_dict=False)
-            return output[0] if isinstance(output, tuple | list) else output
+            chosen = output[0] if isinstance(output, tuple | list) else output
+            return cast(torch.Tensor, chosen)
 
     ids = torch.ones((2, length), dtype=torch.long)  # any id of the vocabulary
     args: tuple[torch.Tensor, ...] = (ids, torch.ones_like(ids))

@@ -85,6 +85,7 @@ def load_text_model(path: str | Path, length: int, output: str | None = None,
     if not path.exists():
         raise ModelLoadError(f"{path}: no such model file or folder")
     tokenizer = _tokenizer_for(path)
+    files: tuple[tuple[str, str], ...]
     if is_hf_folder(path):
         raw = export_hf_folder(path, length, exporter)
         weights = path / "model.safetensors"
