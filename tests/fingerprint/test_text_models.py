@@ -33,7 +33,6 @@ from modelgif.fingerprint.text.fingerprint import (
 from modelgif.fingerprint.text.model import load_text_model
 from modelgif.fingerprint.text.tokenizer import load_tokenizer
 
-pytest.importorskip("transformers")
 SMALL = ["--length", "12", "--anchors-count", "6", "--steps", "3", "--sketch-dim", "16"]
 SETTINGS = TextSettings(length=12, n_anchors=6, n_steps=3, sketch_dim=16)
 

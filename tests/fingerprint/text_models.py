@@ -103,7 +103,8 @@ def export_token_onnx(folder: Path, path: Path, dynamo: bool = False) -> Path:
     with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
         warnings.simplefilter("ignore")
         if dynamo:
-            batch, seq = torch.export.Dim("batch"), torch.export.Dim("sequence", min=2)
+            batch = torch.export.Dim("batch")
+            seq = torch.export.Dim("sequence", min=2, max=64)
             torch.onnx.export(model, args, str(path), input_names=names,
                               output_names=["last_hidden_state"], dynamo=True,
                               dynamic_shapes=tuple({0: batch, 1: seq} for _ in names))

@@ -126,8 +126,10 @@ def export_hf_folder(folder: Path, length: int, exporter: str = "legacy") -> byt
                                   output_names=["output"], opset_version=17, dynamo=False,
                                   dynamic_axes={n: {0: "batch", 1: "sequence"} for n in names})
             else:
-                batch, seq = torch.export.Dim("batch"), torch.export.Dim("sequence", min=2)
-                shapes = tuple({0: batch, 1: seq} for _ in names)
+                longest = int(config.get("max_position_embeddings") or 512)
+                batch = torch.export.Dim("batch")
+                seq = torch.export.Dim("sequence", min=2, max=longest)
+                shapes = (tuple({0: batch, 1: seq} for _ in names),)  # forward(*inputs)
                 with _quiet():
                     torch.onnx.export(wrapper, args, str(path), input_names=names,
                                       output_names=["output"], dynamo=True,

@@ -30,7 +30,7 @@ from modelgif.digests import external_data_digests, sha256_file
 from modelgif.errors import ModelLoadError
 from modelgif.fingerprint.checkpoints import refuse_checkpoint
 from modelgif.fingerprint.normalize import NormalizedModel, normalize
-from modelgif.fingerprint.safe_onnx import load_onnx_bytes, load_onnx_file
+from modelgif.fingerprint.safe_onnx import Limits, load_onnx_bytes, load_onnx_file
 from modelgif.fingerprint.text.cut import EMBEDDINGS, EmbeddingCut, cut_embedding, is_token_model
 from modelgif.fingerprint.text.hf_folder import export_hf_folder, is_hf_folder
 from modelgif.fingerprint.text.tokenizer import TextTokenizer, load_tokenizer
@@ -65,6 +65,8 @@ def is_text_model(path: Path) -> bool:
         return True
     if not path.is_file() or path.suffix.lower() != ".onnx":
         return False
+    if path.stat().st_size > Limits().max_file_bytes:
+        return False  # the image path refuses it in one line
     try:
         model = onnx.load(str(path), load_external_data=False)
     except Exception:  # onnx raises DecodeError and others; the real loader gives the line
