@@ -68,6 +68,10 @@ def main() -> None:
                      "hidden": int(suspect.table.shape[1]), "seconds": time.time() - t0})
         print(case.name, case.relation, round(float(compared.cosines.mean()), 3),
               round(time.time() - t0, 1), "s", flush=True)
+        partial = args.out.with_suffix(".partial.json")
+        partial.parent.mkdir(parents=True, exist_ok=True)
+        partial.write_text(json.dumps({"fingerprint_seconds": fingerprint_seconds,
+                                       "fingerprint_bytes": size, "rows": rows}, default=str))
     scored = [r for r in rows if "cosines" in r]
     negatives = [r for r in scored if r["relation"] == "negative"]
     target = 0.01

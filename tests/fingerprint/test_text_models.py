@@ -245,3 +245,17 @@ def test_models_without_a_lookup_are_refused(shipped: dict[str, Path]) -> None:
             [onnx.helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [1, 4])],
             [onnx.helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [1, 4])]))
         _cut_and_normalize(Path("x.onnx"), proto.SerializeToString(), 8, None, "x.onnx")
+
+
+def test_black_box_agrees_with_exact(shipped: dict[str, Path]) -> None:
+    """A suspect run in onnxruntime by forward passes only (central differences along the
+    sketch directions) is compared with the owner's exact sketch: the same model agrees."""
+    root, tokenizer = shipped["root"], shipped["tokenizer"]
+    torch.manual_seed(7)
+    owner = export_token_mlp(TokenMLP(vocab_size(tokenizer), 24), root / "bb" / "m.onnx",
+                             tokenizer)
+    key = generate_key()
+    made = create_text_fingerprint(owner, key, root / "bb.mgf", settings=SETTINGS)
+    compared = compare_text(made, open_secrets(made, key), owner, backend="blackbox")
+    assert compared.estimator["name"] == "blackbox"
+    assert compared.cosines.min() > 0.99
