@@ -28,6 +28,7 @@ import onnxruntime as ort
 from modelgif.budget import run_budgeted
 from modelgif.digests import external_data_digests, sha256_file
 from modelgif.errors import ModelLoadError
+from modelgif.fingerprint.backends.blackbox import is_quantized_graph
 from modelgif.fingerprint.checkpoints import refuse_checkpoint
 from modelgif.fingerprint.normalize import NormalizedModel, normalize
 from modelgif.fingerprint.safe_onnx import Limits, load_onnx_bytes, load_onnx_file
@@ -111,9 +112,32 @@ def _cut_and_normalize(
         raise ModelLoadError(f"{name}: no integer input; not a token-id model")
     cut = cut_embedding(original, length)
     _check_cut(original, cut, name)
+    quantized = is_quantized_graph(cut.model)
     normalized = normalize(cut.model.SerializeToString(), output=output, strict_output=False,
-                           input_range=(float(cut.table.min()), float(cut.table.max())))
+                           input_range=(float(cut.table.min()), float(cut.table.max())),
+                           check=not quantized)
+    if quantized:
+        _check_per_sample(cut, normalized, name)
     return cut, normalized
+
+
+def _check_per_sample(cut: EmbeddingCut, normalized: NormalizedModel, name: str) -> None:
+    """A dynamically quantized graph quantizes each batch by its own range, so samples of a
+    batch change each other's answers; the normalized graph is checked against the cut one
+    request at a time (what one inference computes), both unfused, to 1e-4 relative."""
+    ids = _check_ids(cut.vocab, cut.length)
+    theirs_session, ours_session = _basic_session(cut.model), _basic_session(normalized.model)
+    ours_name = ours_session.get_inputs()[0].name
+    for row in ids:
+        x = cut.table[row[None]]
+        theirs = np.asarray(theirs_session.run(None, {EMBEDDINGS: x})[0], dtype=np.float64)
+        ours = np.asarray(ours_session.run(None, {ours_name: x})[0], dtype=np.float64)
+        scale = max(float(np.max(np.abs(theirs))), 1e-12)
+        diff = float(np.max(np.abs(theirs - ours))) if theirs.shape == ours.shape else np.inf
+        if not diff / scale <= CHECK_TOLERANCE:
+            raise ModelLoadError(f"{name}: the normalized quantized model differs from the "
+                                 f"original by {diff:.3g} ({diff / scale:.3g} relative, over "
+                                 f"{CHECK_TOLERANCE})")
 
 
 def _check_cut(original: onnx.ModelProto, cut: EmbeddingCut, name: str) -> None:
