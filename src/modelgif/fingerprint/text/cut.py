@@ -49,6 +49,7 @@ __all__ = ["EMBEDDINGS", "EmbeddingCut", "cut_embedding", "find_lookup", "is_tok
 EMBEDDINGS = "embeddings"
 INTEGER_TYPES = frozenset({TensorProto.INT64, TensorProto.INT32})
 QUANTIZED_TABLES = frozenset({TensorProto.UINT8, TensorProto.INT8})
+FLOAT_OUTPUTS = frozenset({TensorProto.FLOAT, TensorProto.FLOAT16, TensorProto.DOUBLE})
 
 
 @dataclass(frozen=True)
@@ -247,6 +248,11 @@ def cut_embedding(model: onnx.ModelProto, length: int) -> EmbeddingCut:
                                                ["batch", length, hidden])
     graph.input.append(embeddings)
     _rename_everywhere(graph, lookup.output, EMBEDDINGS)
+    floats = [o for o in graph.output if o.type.tensor_type.elem_type in FLOAT_OUTPUTS]
+    if not floats:
+        raise ModelLoadError("the token-id model has no float output")
+    del graph.output[:]  # integer outputs (the ids echoed back by some exports) are not answers
+    graph.output.extend(floats)
     for output in graph.output:  # the sequence is fixed now: drop the declared dynamic dims
         for dim in output.type.tensor_type.shape.dim:
             if not dim.HasField("dim_value"):

@@ -153,7 +153,7 @@ def _check_cut(original: onnx.ModelProto, cut: EmbeddingCut, name: str) -> None:
                 role = "ids" if value.name == cut.id_input else cut.constant_inputs[value.name]
                 dtype = np.int32 if "int32" in value.type else np.int64
                 feeds[value.name] = _feed(role, row, dtype)
-            theirs = np.asarray(whole.run(None, feeds)[0])
+            theirs = np.asarray(whole.run([part.get_outputs()[0].name], feeds)[0])
             ours = np.asarray(part.run(None, {EMBEDDINGS: cut.table[row[None]]})[0])
             outputs.append((theirs, ours))
     except Exception as error:  # onnxruntime raises its own exception types
