@@ -55,15 +55,22 @@ def make_session(
     providers: list[str] | None = None,
     require: str | None = None,
     threads: int | None = None,
+    fused: bool = True,
 ) -> ort.InferenceSession:
     """Create an InferenceSession and log (or, with `require`, enforce) the provider it got.
 
     `require` names a provider that must be active, e.g. "CUDAExecutionProvider" on a GPU
     benchmark; without it a silent CPU fallback is logged as a warning, never hidden.
+    `fused=False` keeps onnxruntime to its basic graph optimizations: its extended fusions
+    of quantized graphs (MatMulInteger chains into fused kernels) round differently, by
+    up to a few percent, depending on the graph around them, so two graphs that should
+    compute the same quantized function are compared unfused (normalize.py).
     """
     options = ort.SessionOptions()
     options.log_severity_level = 4  # FATAL only: errors become exceptions, never log lines
     threads = threads if threads is not None else _default_threads
+    if not fused:
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_BASIC
     if threads is not None:
         options.intra_op_num_threads = threads
     asked = providers if providers is not None else preferred_providers()

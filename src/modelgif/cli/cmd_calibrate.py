@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from modelgif.atomic_write import check_output
+from modelgif.cli import text_model
 from modelgif.cli.common import (
     add_budget_arguments,
     add_force_argument,
@@ -20,6 +21,7 @@ from modelgif.fingerprint.create import open_secrets
 from modelgif.fingerprint.model_output import recorded_output
 from modelgif.fingerprint.normalize import normalize
 from modelgif.fingerprint.record import load_fingerprint
+from modelgif.fingerprint.text.fingerprint import is_text_fingerprint
 from modelgif.validation import check_float
 from modelgif.verifiers.ownership import calibrate, save_calibration
 from modelgif.verifiers.probe_verdict import calibrate_probes, plan_queries
@@ -53,7 +55,9 @@ def register(sub: Any) -> None:
         description=__doc__, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("fingerprint", type=Path, help="the owner's .mgf")
     parser.add_argument("--negatives", type=Path, nargs="+", required=True,
-                        metavar="DIR_OR_FILE", help="independent ONNX models (files or folders)")
+                        metavar="DIR_OR_FILE",
+                        help="independent ONNX models (files or folders; for a text "
+                             "fingerprint also Hugging Face folders)")
     add_key_arguments(parser)
     parser.add_argument("--target-fpr", type=float, default=0.01)
     parser.add_argument("-o", "--output", type=Path, required=True, metavar="CAL.json",
@@ -88,17 +92,23 @@ def run(args: argparse.Namespace) -> int:
     key = owner_key(args)
     fingerprint = load_fingerprint(args.fingerprint, key.public_key())
     secrets = open_secrets(fingerprint, key)
-    files = negative_files(args.negatives)
-    wanted = args.model_output or recorded_output(fingerprint.config)
-    negatives = [normalize(f, output=wanted, strict_output=args.model_output is not None)
-                 for f in files]
-    if args.query_budget is not None:
-        plan = plan_queries(fingerprint, args.query_budget, args.output_kind, args.top_k)
-        fitted = calibrate_probes(fingerprint, secrets, negatives, plan, args.target_fpr)
+    if is_text_fingerprint(fingerprint):
+        if args.query_budget is not None:
+            raise InputError("--query-budget is for image fingerprints made with --probes; "
+                             "a text fingerprint is calibrated on its field.")
+        fitted, files = text_model.calibrate(args, fingerprint, secrets)
     else:
-        with progress_bar("negatives", enabled=not args.json) as progress:
-            fitted = calibrate(fingerprint, secrets, negatives, args.target_fpr,
-                               progress=progress)
+        files = negative_files(args.negatives)
+        wanted = args.model_output or recorded_output(fingerprint.config)
+        negatives = [normalize(f, output=wanted, strict_output=args.model_output is not None)
+                     for f in files]
+        if args.query_budget is not None:
+            plan = plan_queries(fingerprint, args.query_budget, args.output_kind, args.top_k)
+            fitted = calibrate_probes(fingerprint, secrets, negatives, plan, args.target_fpr)
+        else:
+            with progress_bar("negatives", enabled=not args.json) as progress:
+                fitted = calibrate(fingerprint, secrets, negatives, args.target_fpr,
+                                   progress=progress)
     save_calibration(args.output, fingerprint, fitted, [f.name for f in files], key,
                      args.force)
     main = fitted.get("sketch") or next(iter(fitted.values()))

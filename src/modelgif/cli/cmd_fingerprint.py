@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from modelgif.atomic_write import check_output
+from modelgif.cli import text_model
 from modelgif.cli.common import (
     add_force_argument,
     add_key_arguments,
@@ -26,6 +27,9 @@ examples:
   modelgif fingerprint model.onnx --key owner.key -o model.mgf
   modelgif fingerprint model.onnx --key owner.key --anchors pool.npy --anchors-count 128 -o m.mgf
   modelgif fingerprint model.onnx --key owner.key --config fingerprint.yaml -o model.mgf
+  modelgif fingerprint minilm/ --key owner.key -o minilm.mgf     # a Hugging Face folder
+  modelgif fingerprint bert.onnx --key owner.key --anchors texts.txt --anchor-source subset \
+      -o bert.mgf                      # token ids in, tokenizer.json beside the file
 
 Precedence: command-line flags > --config FILE.yaml (sections `anchors:` and `field:`) >
 defaults. The anchors are secret: derived from your key and a fresh fingerprint id. By
@@ -38,6 +42,12 @@ noise must use more of it to escape (BENCHMARKS.md, "An adaptive thief"). The fi
 scalar is the model's own top-1 logit; a config `field: {target: logsumexp}` needs no
 class. The anchors are stored encrypted; only `modelgif reveal` opens them, one
 fingerprint at a time. Everything that changes the numbers is signed into the file.
+
+Text models (a Hugging Face folder with config.json, model.safetensors and tokenizer.json,
+or an ONNX file with token-id inputs and its tokenizer.json beside it) are cut at their
+token-embedding lookup; their anchors are secret token sequences of --length tokens
+(synthetic, or from your texts with --anchors texts.txt|texts.jsonl), and the field lives in
+the one-hot token space, so suspects of another hidden size compare (README: "Text models").
 """
 
 
@@ -45,7 +55,8 @@ def register(sub: Any) -> None:
     parser = sub.add_parser(
         "fingerprint", help="compute and sign a model's gradient-field fingerprint",
         description=__doc__, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("model", type=Path, help="the owner's ONNX model")
+    parser.add_argument("model", type=Path, help="the owner's ONNX model, or a text model: a "
+                        "Hugging Face folder or a token-id ONNX file with its tokenizer.json")
     add_key_arguments(parser)
     parser.add_argument("-o", "--output", type=Path, required=True, help="the .mgf to write")
     parser.add_argument("--anchors", type=Path, metavar="POOL.npy",
@@ -67,6 +78,7 @@ def register(sub: Any) -> None:
                         help="also seal the model's outputs at P secret probe points, for "
                              "verdicts within a query budget (`verify --query-budget`); "
                              "e.g. 2048")
+    text_model.add_text_arguments(parser)
     add_force_argument(parser)
     parser.add_argument("--json", action="store_true", help="print JSON on stdout")
     parser.set_defaults(func=run)
@@ -74,6 +86,8 @@ def register(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     check_output(args.output, args.force)
+    if text_model.is_text_model(args.model):
+        return text_model.fingerprint(args, owner_key(args))
     anchors, field = load_config(args.config, OWNERSHIP_ANCHORS, OWNERSHIP_FIELD)
     if args.anchors_count is not None:
         anchors = replace(anchors, n_anchors=args.anchors_count)

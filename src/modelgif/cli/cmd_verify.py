@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from modelgif.atomic_write import check_output
+from modelgif.cli import text_model
 from modelgif.cli.common import (
     add_budget_arguments,
     add_force_argument,
@@ -22,6 +23,7 @@ from modelgif.fingerprint.create import FingerprintSecrets, open_secrets
 from modelgif.fingerprint.model_output import recorded_output
 from modelgif.fingerprint.normalize import NormalizedModel, normalize
 from modelgif.fingerprint.record import Fingerprint, load_fingerprint
+from modelgif.fingerprint.text.fingerprint import is_text_fingerprint
 from modelgif.remote import ClientLimits, InferenceClient, QueryLog, remote_oracle
 from modelgif.verifiers.calibration import Calibration
 from modelgif.verifiers.ownership import (
@@ -74,7 +76,8 @@ def register(sub: Any) -> None:
         "verify", help="decide whether a suspect model was derived from the fingerprinted one",
         description=__doc__, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("fingerprint", type=Path, help="the owner's .mgf")
-    parser.add_argument("suspect", type=Path, nargs="?", help="the suspect's ONNX file")
+    parser.add_argument("suspect", type=Path, nargs="?", help="the suspect's ONNX file (for a "
+                        "text fingerprint: a Hugging Face folder or a token-id ONNX file)")
     add_key_arguments(parser)
     parser.add_argument("--calibration", type=Path, metavar="CAL.json",
                         help="null fitted by `modelgif calibrate`")
@@ -118,6 +121,12 @@ def run(args: argparse.Namespace) -> int:
     secrets = open_secrets(fingerprint, key)
     calibrations = (load_calibration(args.calibration, fingerprint, key.public_key())
                     if args.calibration else None)
+    if is_text_fingerprint(fingerprint):
+        if args.query_budget is not None or args.suspect is None:
+            raise InputError("A text fingerprint verifies a suspect file or folder by its "
+                             "field; --query-budget and --suspect-url are for image "
+                             "fingerprints made with --probes.")
+        return text_model.verify(args, key, fingerprint, secrets, calibrations)
     if args.query_budget is not None:
         return _run_budgeted(args, key, fingerprint, secrets, calibrations)
     if calibrations is not None and not set(calibrations) & set(SKETCHES):

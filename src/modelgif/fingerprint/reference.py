@@ -15,6 +15,7 @@ import onnx
 import onnxruntime as ort
 
 from modelgif.errors import ModelLoadError
+from modelgif.fingerprint.backends.blackbox import is_quantized_graph
 from modelgif.fingerprint.batching import DYNAMIC_FIX, fixed_batch, run_in_batches
 from modelgif.fingerprint.input_space import source_dtype, to_source_dtype
 from modelgif.fingerprint.ort_errors import ort_message
@@ -28,7 +29,8 @@ Reference = Callable[[np.ndarray], np.ndarray]
 def onnx_reference(original: onnx.ModelProto, output_name: str, name: str) -> Reference:
     """The original ONNX in onnxruntime (at its own batch if fixed), to check normalization."""
     try:
-        session = make_session(original.SerializeToString())
+        session = make_session(original.SerializeToString(),
+                               fused=not is_quantized_graph(original))
     except Exception as error:  # onnxruntime raises its own exception types
         raise ModelLoadError(f"{name}: onnxruntime cannot load this model "
                              f"({ort_message(error)})") from None

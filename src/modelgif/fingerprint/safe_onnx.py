@@ -204,13 +204,20 @@ def _check_and_inline_tensors(
 
 
 def _check_finite(tensor: TensorProto, name: str) -> None:
-    """A NaN or Inf weight makes every output NaN-prone: refused, naming the tensor."""
+    """A NaN or Inf weight makes every output NaN-prone: refused, naming the tensor.
+
+    One exception: a single-value constant of -inf or +inf is the fill value of an
+    attention mask in transformer exports (`Where(mask, 0, -inf)`), not a weight; it is
+    allowed. NaN never is.
+    """
     if tensor.data_type not in FLOAT_DTYPES:
         return
     try:
         values = numpy_helper.to_array(tensor)
     except (ValueError, TypeError) as error:
         raise ModelLoadError(f"{name}: tensor '{tensor.name}' cannot be decoded: {error}") from None
+    if values.size == 1 and np.all(np.isinf(values)):
+        return
     if not np.all(np.isfinite(values)):
         bad = int(np.count_nonzero(~np.isfinite(values)))
         raise ModelLoadError(

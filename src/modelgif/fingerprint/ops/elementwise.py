@@ -119,6 +119,13 @@ def _where(node: Node, xs: list[Value]) -> list[torch.Tensor]:
     return [torch.where(c.bool().to(a.device), a, b.to(a.device))]
 
 
+def _is_inf(node: Node, xs: list[Value]) -> list[torch.Tensor]:
+    x = xs[0]
+    assert x is not None
+    negative, positive = node.attr("detect_negative", 1), node.attr("detect_positive", 1)
+    return [(torch.isneginf(x) & bool(negative)) | (torch.isposinf(x) & bool(positive))]
+
+
 def _softsign(x: torch.Tensor) -> torch.Tensor:
     return x / (1 + torch.abs(x))
 
@@ -140,6 +147,8 @@ HANDLERS: dict[str, Handler] = {
     "Xor": _binary(torch.logical_xor),
     "Not": _unary(torch.logical_not),
     "Where": _where,
+    "IsNaN": _unary(torch.isnan),  # transformer exports guard their softmax with it
+    "IsInf": _is_inf,
     "Max": _variadic(torch.maximum),
     "Min": _variadic(torch.minimum),
     "Sum": _variadic(torch.add),

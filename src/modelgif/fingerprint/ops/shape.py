@@ -105,6 +105,23 @@ def _gather_elements(node: Node, xs: list[Value]) -> list[torch.Tensor]:
     return [torch.gather(x, axis, _positive(idx, x.shape[axis], x.device))]
 
 
+def _gather_nd(node: Node, xs: list[Value]) -> list[torch.Tensor]:
+    """GatherND: the last index axis addresses the first m data axes after batch_dims."""
+    x, idx = xs[0], xs[1]
+    assert x is not None and idx is not None
+    b = int(node.attr("batch_dims", 0))
+    m = int(idx.shape[-1])
+    batch = x.shape[:b]
+    flat_batch = int(torch.tensor(batch).prod()) if b else 1
+    data = x.reshape(flat_batch, *x.shape[b:])
+    index = idx.reshape(flat_batch, -1, m).long().to(x.device)
+    sizes = torch.tensor(data.shape[1 : 1 + m], device=x.device)
+    index = torch.where(index < 0, index + sizes, index)
+    rows = torch.arange(flat_batch, device=x.device).reshape(-1, 1).expand(index.shape[:2])
+    picked = data[(rows, *index.unbind(-1))]  # (flat_batch, k, *rest)
+    return [picked.reshape(*batch, *idx.shape[b:-1], *data.shape[1 + m :])]
+
+
 def _slice(node: Node, xs: list[Value]) -> list[torch.Tensor]:
     x = xs[0]
     assert x is not None
@@ -198,6 +215,7 @@ HANDLERS: dict[str, Handler] = {
     "Concat": _concat,
     "Gather": _gather,
     "GatherElements": _gather_elements,
+    "GatherND": _gather_nd,
     "Slice": _slice,
     "Split": _split,
     "Expand": _expand,

