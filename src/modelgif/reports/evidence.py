@@ -45,6 +45,7 @@ from modelgif.reports.explain import UNLEARNING_LIMITATIONS
 from modelgif.reports.html import render_html
 from modelgif.reports.pdf import print_pdf
 from modelgif.verifiers.record import environment, load_record, now_utc
+from modelgif.verifiers.verdict import LIMITATIONS as OWNERSHIP_LIMITATIONS
 
 __all__ = [
     "BUNDLE_FILES", "PREDICATE_TYPE", "ReportBundle", "build_statement", "verify_bundle",
@@ -134,9 +135,12 @@ def build_statement(
                         "by": record["custody"][-1].get("by", "") if record["custody"] else ""})
         verdict = record["verdict"]
         # An unlearning verdict's notes speak of its forget-data test, whose "derived"
-        # is reported as "not forgotten": the report states that in its own words.
+        # is reported as "not forgotten": the report states that in its own words. An
+        # ownership verdict's first note restates its calibration's bounds, which the page
+        # explains once per calibration; its general limitations are kept.
         notes = (list(UNLEARNING_LIMITATIONS) if record["kind"] == "unlearning"
-                 else [*verdict.get("notes", []), *verdict.get("limitations", [])])
+                 else [n for n in verdict.get("notes", []) if n in OWNERSHIP_LIMITATIONS]
+                 + list(verdict.get("limitations", [])))
         for note in notes:
             if isinstance(note, str) and note not in limitations:
                 limitations.append(note)

@@ -168,6 +168,20 @@ def _finding_section(index: int, finding: dict[str, Any], numbers: _Numbers) -> 
     ])
 
 
+def _which(indices: list[int]) -> str:
+    numbers = ", ".join(str(i + 1) for i in indices)
+    return f"Finding{'s' if len(indices) > 1 else ''} {numbers}"
+
+
+ROLE_ORDER = ("fingerprint", "calibration", "suspect", "original", "unlearned", "reference")
+
+
+def _evidence_order(entry: dict[str, Any]) -> tuple[int, str, str]:
+    role = str(entry.get("role", ""))
+    rank = next((i for i, r in enumerate(ROLE_ORDER) if role.startswith(r)), len(ROLE_ORDER))
+    return rank, role, str(entry.get("name", ""))
+
+
 def _calibration_key(calibration: dict[str, Any]) -> str:
     return json.dumps(calibration, sort_keys=True)
 
@@ -183,8 +197,7 @@ def _how_sure(findings: list[dict[str, Any]]) -> list[str]:
     out = ["<h2>How sure are these verdicts</h2>"]
     for key, indices in groups.items():
         calibration = json.loads(key)
-        which = ", ".join(str(i + 1) for i in indices)
-        out.append(f"<p><b>Findings {escape(which)}.</b> "
+        out.append(f"<p><b>{escape(_which(indices))}.</b> "
                    f"{escape(explain.calibration_caveat(calibration))}</p>")
     if any(f["kind"] == "unlearning" for f in findings):
         out.append("<p><b>Unlearning findings.</b> Each test compares the claimed model with "
@@ -201,9 +214,8 @@ def _settings(findings: list[dict[str, Any]]) -> list[str]:
         groups.setdefault(json.dumps(finding["method"], sort_keys=True), []).append(index)
     out = ["<h2>Method settings</h2>"]
     for key, indices in groups.items():
-        which = ", ".join(str(i + 1) for i in indices)
         rows = sorted(json.loads(key).items())
-        out.append(f"<h3>Used by findings {escape(which)}</h3>" + _kv(rows))
+        out.append(f"<h3>Used by {escape(_which(indices).lower())}</h3>" + _kv(rows))
     return out
 
 
@@ -285,7 +297,7 @@ def render_html(statement: dict[str, Any]) -> str:
         "<p>Every file a verdict rests on, identified by the sha256 of its bytes.</p>",
         _grid(["role", "name", "sha256", "normalized digest", "opset"],
               [[e["role"], e["name"], e["sha256"], e.get("digest", ""), e.get("opset", "")]
-               for e in evidence["evidence"]], hashes=(2, 3)),
+               for e in sorted(evidence["evidence"], key=_evidence_order)], hashes=(2, 3)),
         "<h2>Custody log</h2>",
         _grid(["when (UTC)", "event", "key"], _custody(evidence["custody"])),
         *_settings(findings),
