@@ -11,9 +11,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import onnx
 import pytest
-from tests.reports.conftest import write_unlearning_verdict, write_verdict
+from tests.reports.conftest import (
+    COMMITMENT,
+    simulated_cosines,
+    write_unlearning_verdict,
+    write_verdict,
+)
 
 from model_factory import make_model
 from modelgif.cli import main
@@ -32,9 +38,10 @@ from modelgif.reports.evidence import (
 from modelgif.reports.explain import negatives_needed
 from modelgif.reports.html import render_html
 from modelgif.verifiers.record import PREDICATE_TYPE as RECORD_PREDICATE
-from modelgif.verifiers.record import file_entry, record_subjects, write_record
+from modelgif.verifiers.record import file_entry, make_record, record_subjects, write_record
 from modelgif.verifiers.signed_file import write_signed
 from modelgif.verifiers.statistics import clopper_pearson_upper
+from modelgif.verifiers.verdict import compute_verdict
 
 
 def test_bundle_verifies_and_holds_the_evidence(
@@ -306,3 +313,24 @@ def test_the_page_is_byte_deterministic(
                            capture_output=True, text=True, check=True, timeout=120, env=env)
     assert fresh.stdout == page
     assert "<dc:date>" not in page and "<?xml" not in page and page.count("<svg") >= 4
+
+
+def test_an_uncalibrated_verdict_is_explained_and_drawn(
+    owner_key, tmp_path: Path  # type: ignore[no-untyped-def]
+) -> None:
+    rng = np.random.default_rng(7)
+    suspect = tmp_path / "raw.onnx"
+    suspect.write_bytes(rng.bytes(64))
+    verdict = compute_verdict(simulated_cosines(rng, 0.1), None,
+                              compared={"owner": f"sha256:{1:064x}",
+                                        "suspect": f"sha256:{2:064x}",
+                                        "fingerprint_commitment": COMMITMENT})
+    record = make_record("ownership", verdict.to_dict(),
+                         [{"role": "suspect", "name": suspect.name, "sha256": "cd" * 32}],
+                         {"anchors": 32, "anchor_commitment": COMMITMENT,
+                          "fingerprint_id": "0f" * 16}, [],
+                         "modelgif verify owner.mgf raw.onnx --key k")
+    path = write_record(tmp_path / "raw.verdict.json", record, owner_key)
+    page = write_report([path], owner_key, tmp_path / "case").html.read_text()
+    assert "No independent models were given" in page and "INCONCLUSIVE" in page
+    assert "cosine similarity per anchor (uncalibrated)" in page

@@ -115,7 +115,10 @@ def _verify(args: argparse.Namespace) -> int:
             raise InputError("The recomputed numbers do not match the report.")
     decisions = ", ".join(f"{k}: {v}" for k, v in summary["decisions"].items())
     recomputed = len(summary.get("recomputed", []))
+    pages = " and ".join(n for n in ("report.html", "report.pdf")
+                         if n.replace(".", "_") in summary)
     emit(summary, args.json, f"report verified (signed by {summary['signed_by'][:16]}); "
+         f"{pages} as signed; "
          f"{len(summary['files_rehashed'])} file(s) re-hashed; {recomputed} verdict(s) "
          f"recomputed and matching; {decisions}")
     return 0

@@ -162,16 +162,14 @@ def _ownership(finding: dict[str, Any]) -> list[str]:
                 f"verdict is 'derived'. The rule wrongly accuses an independent model at "
                 f"most {_pct(float(verdict['fpr_bound']))} of the time (Gaussian bound; see "
                 f"'How sure are these verdicts').")
-        limits = ("This shows that the suspect's field is the owner's model's, not how the "
-                  "suspect was made from it (fine-tuning, extraction, compression) nor who "
-                  "made it or why.")
+        limits = ("how the suspect was made from the owner's model (fine-tuning, "
+                  "extraction, compression), nor who made it or why.")
     elif decision == "independent":
         sure = (f"T is at or below the middle of the independent negatives (p = {_num(p)} "
                 f"> 0.5), so the verdict is 'independent': the suspect agrees with the owner's "
                 f"model no more than a typical independent model.")
-        limits = ("This does not prove independence: a heavily distilled copy, or a thief "
-                  "who learned the anchors and trained against them, can score like an "
-                  "independent model.")
+        limits = ("independence: a heavily distilled copy, or a thief who learned the "
+                  "anchors and trained against them, can score like an independent model.")
     else:
         why = (f"T = {_num(t)} is not above the threshold {_num(threshold)}"
                if t <= threshold else f"p = {_num(p)} is not below the {_pct(target)} target")
@@ -183,7 +181,7 @@ def _ownership(finding: dict[str, Any]) -> list[str]:
                 f"one both land in this gap. About {_pct(p)} of independent models score "
                 f"this high, so an independent model held out from calibration can come out "
                 f"inconclusive.")
-        limits = "Neither derivation nor independence is shown."
+        limits = "that the suspect was derived, nor that it is independent."
     return [compared, number, sure, "What it does not show: " + limits]
 
 
