@@ -59,6 +59,8 @@ DEMO_FPR = 0.05
 N_REFERENCES = 10  # the unlearning benchmark's setting (BENCHMARKS.md)
 MAX_EPOCHS = 15  # the unlearning models' training budget (first run only; then cached)
 SUSPECT_CATEGORIES = ("finetune-a", "extract-l", "quantized")
+WHAT = {"finetune-a": "fine-tuned copy", "extract-l": "extracted from its labels",
+        "quantized": "quantized copy", "independent": "held-out independent"}
 CLAIMS = ("retrain", "mask-logit")
 UNLEARNING = "unlearning"
 Step = Callable[[str], None]
@@ -166,7 +168,8 @@ def run_demo(folder: Path, step: Step = lambda _: None, zoo: Zoo | None = None,
                 f"--calibration calibration.json", calibration_path, fitted)
             out = write_record(folder / f"verdict-{suspect.category}.json", record, key,
                                force=True)
-            verdicts[f"{suspect.id} ({suspect.category})"] = (out, verdict.decision)
+            what = WHAT.get(suspect.category, suspect.category)
+            verdicts[f"{suspect.id} ({what})"] = (out, verdict.decision)
             update(done + 1, len(suspects))
 
     if unlearning:

@@ -74,8 +74,8 @@ def run(args: argparse.Namespace) -> int:
               in result.verdicts.items()]
     pdf = result.report.pdf
     lines += [f"report:      {result.report.html}",
-              f"pdf:         {pdf}" if pdf else "pdf:         not written (no Chromium: "
-              "apt-get install chromium)",
+              f"pdf:         {pdf}" if pdf else "pdf:         not written (" + (
+                  "--no-pdf)" if args.no_pdf else "no Chromium: apt-get install chromium)"),
               f"evidence:    {result.report.evidence} (signed: {result.report.signature.name})",
               f"check it:    cd {result.folder} && modelgif report verify report --pub "
               "owner.pub", "", LEGEND]

@@ -254,8 +254,7 @@ def distances(rows: Sequence[tuple[str, float, str]], salt: str) -> str:
             axis.text(value + top * 0.01, y, f"{value:.3f}", va="center", fontsize=9)
         axis.set_xlim(0.0, top * 1.18)
         axis.set_yticks(positions, names)
-        axis.set_xlabel("mean cosine distance of the field to the owner's "
-                        "(0 = same field, 1 = unrelated)")
+        axis.set_xlabel("mean cosine distance to the owner's field (0 = same, 1 = unrelated)")
         axis.grid(axis="y", visible=False)
         decisions = sorted({d for _, _, d in rows})
         _legend_below(figure, [Patch(color=colour(d), label=d) for d in decisions],

@@ -38,7 +38,8 @@ h3{font-size:16px;margin:20px 0 6px;break-after:avoid}.muted{color:#55595f}
 .derived,.not-forgotten{background:#b3261e}.independent,.forgotten{background:#1e6b35}
 .inconclusive{background:#8a6d00}
 table{border-collapse:collapse;width:100%;margin:6px 0 12px;font-size:13px}
-td,th{border:1px solid #ccc;padding:4px 6px;text-align:left;vertical-align:top}
+td,th{border:1px solid #ccc;padding:4px 6px;text-align:left;vertical-align:top;
+overflow-wrap:anywhere}table.fixed{table-layout:fixed}
 th{background:#f1f2f4;-webkit-print-color-adjust:exact;print-color-adjust:exact}
 table.kv th{width:30%}td.hash{overflow-wrap:anywhere;font:11px 'DejaVu Sans Mono',monospace}
 td.n,th.n{white-space:nowrap}
@@ -96,13 +97,20 @@ def _kv(rows: list[tuple[str, Any]]) -> str:
     return f"<table class='kv'>{cells}</table>"
 
 
-def _grid(header: list[str], rows: list[list[Any]], hashes: tuple[int, ...] = ()) -> str:
+def _grid(header: list[str], rows: list[list[Any]], hashes: tuple[int, ...] = (),
+          widths: tuple[int, ...] = ()) -> str:
+    """A table; `widths` (percent per column) fixes the layout so no column is squeezed."""
     head = "".join(f"<th>{escape(h)}</th>" for h in header)
+    if widths:
+        cols = "".join(f"<col style='width:{w}%'>" for w in widths)
+        head = f"<colgroup>{cols}</colgroup><tr>{head}</tr>"
+    else:
+        head = f"<tr>{head}</tr>"
     body = "".join(
         "<tr>" + "".join(
             f"<td{' class=hash' if i in hashes else ''}>{escape(_fmt(c))}</td>"
             for i, c in enumerate(row)) + "</tr>" for row in rows)
-    return f"<table><tr>{head}</tr>{body}</table>"
+    return f"<table{' class=fixed' if widths else ''}>{head}{body}</table>"
 
 
 def _banner(finding: dict[str, Any]) -> str:
@@ -257,7 +265,7 @@ def _appendix(index: int, finding: dict[str, Any]) -> str:
         f"<code>{escape(finding['source']['sha256'])}</code>; made "
         f"{escape(str(finding['created_at']))}.</p>",
         f"<ul>{rests_on}</ul>" if rests_on else "",
-        _grid(["field", "value", "meaning"], rows, hashes=(1,)),
+        _grid(["field", "value", "meaning"], rows, hashes=(1,), widths=(30, 40, 30)),
     ])
 
 
@@ -297,9 +305,11 @@ def render_html(statement: dict[str, Any]) -> str:
         "<p>Every file a verdict rests on, identified by the sha256 of its bytes.</p>",
         _grid(["role", "name", "sha256", "normalized digest", "opset"],
               [[e["role"], e["name"], e["sha256"], e.get("digest", ""), e.get("opset", "")]
-               for e in sorted(evidence["evidence"], key=_evidence_order)], hashes=(2, 3)),
+               for e in sorted(evidence["evidence"], key=_evidence_order)], hashes=(2, 3),
+              widths=(13, 21, 29, 29, 8)),
         "<h2>Custody log</h2>",
-        _grid(["when (UTC)", "event", "key"], _custody(evidence["custody"])),
+        _grid(["when (UTC)", "event", "key"], _custody(evidence["custody"]),
+              widths=(26, 52, 22)),
         *_settings(findings),
         "<h2>Limitations: what these verdicts do not prove</h2>",
         "<ul>" + "".join(f"<li>{escape(x)}</li>" for x in evidence["limitations"]) + "</ul>",
