@@ -216,15 +216,15 @@ def _how_sure(findings: list[dict[str, Any]]) -> list[str]:
 
 
 def _settings(findings: list[dict[str, Any]]) -> list[str]:
-    """Each distinct method configuration once, with the findings that used it."""
-    groups: dict[str, list[int]] = {}
+    """Each method setting once: its value and the findings that used it."""
+    used: dict[tuple[str, str], list[int]] = {}
     for index, finding in enumerate(findings):
-        groups.setdefault(json.dumps(finding["method"], sort_keys=True), []).append(index)
-    out = ["<h2>Method settings</h2>"]
-    for key, indices in groups.items():
-        rows = sorted(json.loads(key).items())
-        out.append(f"<h3>Used by {escape(_which(indices).lower())}</h3>" + _kv(rows))
-    return out
+        for name, value in finding["method"].items():
+            used.setdefault((name, json.dumps(value, sort_keys=True)), []).append(index)
+    rows = [[name, json.loads(value), "all" if len(indices) == len(findings)
+             else _which(indices).lower()] for (name, value), indices in sorted(used.items())]
+    return ["<h2>Method settings</h2>",
+            _grid(["setting", "value", "used by"], rows, widths=(24, 58, 18))]
 
 
 def _custody(custody: list[dict[str, Any]]) -> list[list[Any]]:
