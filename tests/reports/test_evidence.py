@@ -266,7 +266,7 @@ def test_the_words_of_the_report(verdict_files: list[Path], owner_key,  # type: 
                                  tmp_path: Path) -> None:
     """Each finding in words, the caveat once with the negatives it would take, a glossary,
     each method setting once, no repeated custody entry, unlearning in its own words."""
-    extra = [write_verdict(tmp_path, "near", 0.012, 3, owner_key),
+    extra = [write_verdict(tmp_path, "near$x^{2", 0.012, 3, owner_key),  # "$" is not TeX
              write_unlearning_verdict(tmp_path, "masked", True, 4, owner_key)]
     bundle = write_report([*verdict_files, *extra], owner_key, tmp_path / "report")
     page = bundle.html.read_text()
@@ -295,6 +295,7 @@ def test_the_words_of_the_report(verdict_files: list[Path], owner_key,  # type: 
                                   for x in predicate["limitations"])
     assert "What it does not show" in page and "not above the threshold" in page
     assert "<script" not in page.lower() and "svg.fig" in page
+    assert ">near$x^{2.onnx</text>" in page  # the distances chart's label, as written
 
 
 def test_the_page_is_byte_deterministic(

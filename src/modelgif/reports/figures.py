@@ -45,6 +45,7 @@ RC: dict[str, Any] = {
     "xtick.labelsize": 9.0,
     "ytick.labelsize": 9.0,
     "svg.fonttype": "none",
+    "text.parse_math": False,  # names come from the evidence: "$" is text, never TeX
     "axes.spines.top": False,
     "axes.spines.right": False,
     "axes.grid": True,
