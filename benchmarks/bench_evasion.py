@@ -1,4 +1,4 @@
-"""Benchmark: can a thief who knows the anchor DISTRIBUTION evade the verdict? (issue 6)
+"""Benchmark: can a thief who knows the anchor DISTRIBUTION evade the verdict?
 
 Why: synthetic anchors (modelgif's default) are secret points, but drawn uniformly inside the
 input's value range, and that distribution is public (it is in this repository). A thief

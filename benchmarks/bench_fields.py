@@ -1,6 +1,6 @@
 """Benchmark: time per ModelGiF fingerprint, exact and black-box, vs the reference style.
 
-Why: issue 4 asks the exact backend to be >= 3x faster than the authors' approach at
+Why: the target was an exact backend >= 3x faster than the authors' approach at
 identical settings, with fields equal to cosine 0.999. The reference here is what the
 authors do: captum's Gauss-Legendre integrated gradients on the eager torch model (BN
 unfused, parameters requiring grad, as captum users run it), 2 anchors x n_steps per

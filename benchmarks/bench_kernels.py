@@ -1,4 +1,4 @@
-"""Benchmark: could other CPU kernels make the exact field 3x faster? (issue 4, the ceiling)
+"""Benchmark: could other CPU kernels make the exact field 3x faster? (the ceiling)
 
 Why: on an idle machine the exact backend and the captum-style reference both run ResNet-18's
 convolutions at ~325 GFLOP/s (BENCHMARKS.md), so at identical settings a 3x gain can only

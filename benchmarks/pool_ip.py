@@ -17,7 +17,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from modelgif.bench.ip import counts_markdown
+from modelgif.bench.ip_report import counts_markdown
 
 
 def pooled(results: list[dict[str, Any]], settings: list[str], anchors: str) -> dict[str, Any]:

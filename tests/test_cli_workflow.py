@@ -91,6 +91,10 @@ def test_distance_matrix(scenario: Scenario, capsys: pytest.CaptureFixture[str],
     matrix = np.array(json.loads(out)["distances"])
     assert code == 0 and np.allclose(matrix, matrix.T) and np.all(np.diag(matrix) == 0)
     assert matrix[0, 1] < matrix[0, 2]  # the perturbed copy is closer than the independent
+    code, out, _ = run(capsys, "distance", scenario.owner, scenario.tuned,
+                       "--key", tmp_path / "k.key", "--anchors-count", "16", "--json")
+    pair = np.array(json.loads(out)["distances"])
+    assert code == 0 and pair[0, 1] == matrix[0, 1]  # whatever else is in the run
 
 
 def test_audit_without_references_is_conservative(

@@ -6,12 +6,12 @@
     audit of an honest retrain and of a logit-masking cheat ──> signed evidence, report.html
     (and report.pdf when Chromium is installed)
 
-The evaluation independent is never one of the calibration negatives (the leak a
-calibration on its own test models would be). The audit's models (an original, ten
-references retrained without the forgotten class, and the two claimed unlearnings) are
-trained once and kept in the zoo cache, keyed by everything that decides their bytes; later
-runs copy them. Every file a reproduce command of the report names is copied into the demo
-folder, so those commands run as printed from there.
+The evaluation independent is never one of the calibration negatives (scoring a negative
+against a null that contains it is the leak that inflated the published ModelGiF table).
+The audit's models (an original, ten references retrained without the forgotten class, and
+the two claimed unlearnings) are trained once and kept in the zoo cache, keyed by
+everything that decides their bytes; later runs copy them. Every file a reproduce command
+of the report names is copied into the demo folder, so those commands run as printed there.
 """
 
 from __future__ import annotations

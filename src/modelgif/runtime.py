@@ -1,7 +1,7 @@
 """onnxruntime sessions, created in one place so the providers are always checked.
 
 Why: onnxruntime-gpu lists CUDA as *available* even on a machine without a GPU and, asked for
-it, silently falls back to CPU (shared/design/FINDINGS.md). So we never trust
+it, logs an error and silently falls back to CPU. So we never trust
 `get_available_providers()`; we ask for what we want and then read `session.get_providers()`.
 """
 
@@ -13,9 +13,11 @@ import onnxruntime as ort
 
 from modelgif.errors import BackendError
 
-__all__ = ["first_line", "make_session", "preferred_providers"]
+__all__ = ["first_line", "limit_threads", "make_session", "preferred_providers"]
 
 log = logging.getLogger(__name__)
+
+_default_threads: int | None = None  # None: onnxruntime's own default (every core)
 
 # onnxruntime logs failing kernels to stderr in colour before raising; modelgif reports every
 # failure itself, in one line, so its own logger is silenced (4 = FATAL; 3 still logs errors).
@@ -35,6 +37,19 @@ def preferred_providers() -> list[str]:
     return [*wanted, "CPUExecutionProvider"]
 
 
+def limit_threads(threads: int) -> None:
+    """Hold this process's math to `threads` threads (torch and every later session).
+
+    Why: N worker processes on N cores, each with thread pools sized to the whole machine,
+    spin against each other; a scan worker takes its share of the cores instead.
+    """
+    import torch  # torch is heavy; only the processes that limit threads pay for it here
+
+    global _default_threads
+    _default_threads = max(1, int(threads))
+    torch.set_num_threads(_default_threads)
+
+
 def make_session(
     model_bytes: bytes,
     providers: list[str] | None = None,
@@ -48,6 +63,7 @@ def make_session(
     """
     options = ort.SessionOptions()
     options.log_severity_level = 4  # FATAL only: errors become exceptions, never log lines
+    threads = threads if threads is not None else _default_threads
     if threads is not None:
         options.intra_op_num_threads = threads
     asked = providers if providers is not None else preferred_providers()

@@ -21,11 +21,11 @@ from modelgif.bench.ip import (
     IPConfig,
     PairScores,
     dataset_roles,
-    markdown,
     negative_stratum,
     run_ip_benchmark,
     score_pairs,
 )
+from modelgif.bench.ip_report import markdown
 from modelgif.bench.ipfields import SETTINGS
 from modelgif.bench.metrics import grouped_auc, grouped_tpr_at_fpr, roc_auc, with_ci
 from modelgif.bench.splits import SELECTION, split_models

@@ -23,8 +23,7 @@ def test_same_secret_same_anchors_bit_for_bit(source: str) -> None:
 
 def test_golden_values_are_stable_across_versions() -> None:
     # Pinned: a change here breaks every fingerprint ever issued.
-    stream = KeyStream(bytes(32), "golden")
-    assert stream.bytes(8).hex() == KeyStream(bytes(32), "golden").bytes(8).hex()
+    assert KeyStream(bytes(32), "golden").bytes(8).hex() == "72b576a1f33fb7a2"
     anchors = derive_anchors(
         bytes(32), AnchorConfig(n_anchors=2), input_shape=(3,), value_range=(0, 1)
     )

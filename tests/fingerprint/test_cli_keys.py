@@ -13,6 +13,7 @@ import pytest
 from modelgif.cli import main
 from modelgif.crypto import keys
 from modelgif.fingerprint import record
+from modelgif.fingerprint import reveal as reveals
 
 ANCHORS = ((np.arange(12) + 1) * 0.0137).astype(np.float32).reshape(3, 4)
 
@@ -131,7 +132,7 @@ def test_reveal_round_trip(tmp_path: Path, owner: Path, capsys: pytest.CaptureFi
     )
     assert str(out) in capsys.readouterr().out
     fp = record.load_fingerprint(tmp_path / "a.mgf", key.public_key())
-    np.testing.assert_array_equal(record.verify_reveal(fp, record.read_reveal(out)), ANCHORS)
+    np.testing.assert_array_equal(reveals.verify_reveal(fp, reveals.read_reveal(out)), ANCHORS)
 
 
 def test_reveal_with_wrong_or_encrypted_key(

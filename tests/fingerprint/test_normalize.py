@@ -18,7 +18,7 @@ from onnxruntime.quantization import (
 from model_factory import make_model
 from modelgif.errors import ModelLoadError
 from modelgif.fingerprint.export import export_torch
-from modelgif.fingerprint.normalize import CANONICAL_OPSET, normalize
+from modelgif.fingerprint.normalize import CANONICAL_OPSET, NORMALIZATION_VERSION, normalize
 from modelgif.runtime import make_session
 
 KINDS = ["mlp", "cnn", "resnet", "transformer"]
@@ -123,6 +123,14 @@ def test_digest_ignores_names_and_metadata_and_tracks_weights(tmp_path: Path) ->
     changed.graph.initializer[0].CopyFrom(
         onnx.numpy_helper.from_array(weight, changed.graph.initializer[0].name))
     assert normalize(changed).digest != digest
+
+
+def test_the_digest_is_tagged_with_the_normalization_version() -> None:
+    """A digest names a function only within one canonical form: summaries (and so
+    `normalize --json`) and fingerprints say which one."""
+    module, example = make_model("mlp")
+    assert normalize(module, example).summary()["normalization_version"] == NORMALIZATION_VERSION
+    assert NORMALIZATION_VERSION >= 1
 
 
 def test_normalizing_a_normalized_file_is_the_identity(tmp_path: Path) -> None:

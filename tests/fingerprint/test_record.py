@@ -30,7 +30,8 @@ from hypothesis.extra import numpy as hnp
 
 from modelgif.crypto import kdf, keys, sealing, signing
 from modelgif.errors import InputError, IntegrityError, ModelgifError
-from modelgif.fingerprint import record
+from modelgif.fingerprint import mgf_layout, record
+from modelgif.fingerprint import reveal as reveals
 
 DATA = Path(__file__).parent / "data"
 UPDATE = os.environ.get("MODELGIF_UPDATE_GOLDEN") == "1"
@@ -204,10 +205,11 @@ def test_size_caps_apply_before_reading(
     tmp_path: Path, owner: keys.PrivateKey, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     _write(tmp_path / "a.mgf", owner)
-    monkeypatch.setattr(record, "MAX_FILE_BYTES", 100)
+    monkeypatch.setattr(mgf_layout, "MAX_FILE_BYTES", 100)
     with pytest.raises(IntegrityError):
         record.load_fingerprint(tmp_path / "a.mgf", owner.public_key())
-    monkeypatch.setattr(record, "MAX_FILE_BYTES", 1 << 30)
+    monkeypatch.setattr(mgf_layout, "MAX_FILE_BYTES", 1 << 30)
+    monkeypatch.setattr(mgf_layout, "MAX_ARRAY_BYTES", 16)
     monkeypatch.setattr(record, "MAX_ARRAY_BYTES", 16)
     with pytest.raises(IntegrityError):
         record.read_fingerprint_unverified(tmp_path / "a.mgf")
@@ -384,18 +386,18 @@ def test_sealed_anchors_are_bound_to_their_fingerprint_id() -> None:
 def test_reveal_opens_one_fingerprint_only(tmp_path: Path, owner: keys.PrivateKey) -> None:
     fp_a = _write(tmp_path / "a.mgf", owner, seed=0)
     fp_b = _write(tmp_path / "b.mgf", owner, seed=1)
-    reveal_path = record.write_reveal(fp_a, owner, tmp_path / "a.reveal")
+    reveal_path = reveals.write_reveal(fp_a, owner, tmp_path / "a.reveal")
     assert stat.S_IMODE(reveal_path.stat().st_mode) == 0o600
     assert b"PRIVATE" not in reveal_path.read_bytes()
-    reveal = record.read_reveal(reveal_path)
+    reveal = reveals.read_reveal(reveal_path)
     # A third party: public key + fingerprint file + reveal, no private key.
     third_party_view = record.load_fingerprint(tmp_path / "a.mgf", owner.public_key())
-    anchors = record.verify_reveal(third_party_view, reveal)
+    anchors = reveals.verify_reveal(third_party_view, reveal)
     np.testing.assert_array_equal(anchors, _inputs(0)["anchors"])
-    np.testing.assert_array_equal(third_party_view.decrypt_anchors_with_reveal(reveal), anchors)
+    np.testing.assert_array_equal(reveals.verify_reveal(third_party_view, reveal), anchors)
     # The same owner's other fingerprint stays closed, even forcing the key onto it.
     with pytest.raises(IntegrityError):
-        record.verify_reveal(fp_b, reveal)
+        reveals.verify_reveal(fp_b, reveal)
     with pytest.raises(IntegrityError):
         sealing.open_anchors(fp_b.sealed_anchors, reveal.anchor_key, fp_b.fingerprint_id,
                              fp_b.commitment)  # fmt: skip
@@ -404,24 +406,24 @@ def test_reveal_opens_one_fingerprint_only(tmp_path: Path, owner: keys.PrivateKe
                              fp_b.commitment)  # fmt: skip
     assert reveal.anchor_key != kdf.derive_anchor_secret(owner, fp_a.fingerprint_id)
     with pytest.raises(InputError, match="already exists"):
-        record.write_reveal(fp_a, owner, reveal_path)
+        reveals.write_reveal(fp_a, owner, reveal_path)
 
 
 def test_tampered_or_foreign_reveal_is_rejected(tmp_path: Path, owner: keys.PrivateKey) -> None:
     fp = _write(tmp_path / "a.mgf", owner)
-    reveal_path = record.write_reveal(fp, owner, tmp_path / "a.reveal")
+    reveal_path = reveals.write_reveal(fp, owner, tmp_path / "a.reveal")
     content = json.loads(reveal_path.read_text())
     content["anchor_key"] = signing.b64encode(bytes(32))
     forged = tmp_path / "forged.reveal"
     forged.write_text(json.dumps(content))
     with pytest.raises(IntegrityError):
-        record.verify_reveal(fp, record.read_reveal(forged))
+        reveals.verify_reveal(fp, reveals.read_reveal(forged))
     for garbage in (b"{}", b"[]", b"not json", b"\xff" * 10):
         forged.write_bytes(garbage)
         with pytest.raises(InputError, match="not a modelgif reveal"):
-            record.read_reveal(forged)
+            reveals.read_reveal(forged)
     with pytest.raises(InputError, match="did not sign"):
-        record.write_reveal(fp, keys.generate_key(), tmp_path / "b.reveal")
+        reveals.write_reveal(fp, keys.generate_key(), tmp_path / "b.reveal")
 
 
 @settings(max_examples=60, deadline=None)

@@ -174,7 +174,7 @@ def test_large_fingerprint_is_not_read_whole(
     header = record.canonical_json({"arrays": [], "envelope": {}, "sealed_anchors_nbytes": 64})
     path = models / "big.mgf"
     with open(path, "wb") as handle:
-        handle.write(record._PREAMBLE.pack(record.MAGIC, record.FORMAT_VERSION, len(header)))
+        handle.write(struct.pack("<8sII", record.MAGIC, record.FORMAT_VERSION, len(header)))
         handle.write(header)
         handle.truncate(1 << 30)
     tracemalloc.start()

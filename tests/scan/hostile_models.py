@@ -55,3 +55,17 @@ def crashing_work(jobs: Sequence[ScanJob], name: str, path: str, backend: str = 
     if CRASH_MARKER in name:
         os.abort()
     yield from decide_suspect(jobs, name, path, backend, cache)
+
+
+def thread_report_work(jobs: Sequence[ScanJob], name: str, path: str, backend: str = "auto",
+                       cache: str | None = None) -> Iterator[dict[str, Any]]:
+    """TEST ONLY: one line per suspect saying how many threads this worker's math uses."""
+    import torch
+
+    from modelgif.runtime import make_session
+
+    session = make_session(onnx.load(path).SerializeToString(), ["CPUExecutionProvider"])
+    options = session.get_session_options()
+    yield {"kind": "pair", "fingerprint": jobs[0].fingerprint_id, "name": name,
+           "torch_threads": torch.get_num_threads(),
+           "ort_threads": options.intra_op_num_threads}

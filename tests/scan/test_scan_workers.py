@@ -133,3 +133,22 @@ def test_the_cache_normalizes_a_suspect_once(case: Case, pool_scan: Path,
     scanned = _comparable(pairs)[(job[0].fingerprint_id, suspect.name)]
     for lines in runs:  # fresh, then from the cache: the line the scan wrote
         assert _comparable([lines[1]])[(job[0].fingerprint_id, suspect.name)] == scanned
+
+
+def test_each_worker_holds_its_share_of_the_cores(case: Case) -> None:
+    """N workers on C cores use C // N math threads each (at least one), torch and
+    onnxruntime alike, so two workers do not spin against each other."""
+    import os
+
+    from hostile_models import thread_report_work
+
+    from modelgif.scan.pool import Task, run_local
+
+    suspect = str(case.suspects / next(iter(SUSPECTS)))
+    jobs = _jobs(case)
+    ids = (jobs[0].fingerprint_id,)
+    lines = list(run_local(jobs, [Task("a", suspect, ids), Task("b", suspect, ids)],
+                           workers=2, memory_gb=None, work=thread_report_work))
+    expected = max(1, (os.cpu_count() or 1) // 2)
+    assert [(line["torch_threads"], line["ort_threads"]) for line in lines] == [
+        (expected, expected)] * 2

@@ -15,7 +15,8 @@ from modelgif.fingerprint.anchors import AnchorConfig
 from modelgif.fingerprint.create import create_fingerprint, open_secrets
 from modelgif.fingerprint.field import FieldConfig
 from modelgif.fingerprint.normalize import normalize
-from modelgif.fingerprint.record import Fingerprint, load_fingerprint, read_reveal, write_reveal
+from modelgif.fingerprint.record import Fingerprint, load_fingerprint
+from modelgif.fingerprint.reveal import read_reveal, write_reveal
 from modelgif.verifiers.ownership import (
     calibrate,
     compare_suspect,

@@ -4,11 +4,18 @@ Why a package of its own: a benchmark is a protocol (which models are positives,
 negatives calibrate, which are held out) plus a table; keeping each in its own module keeps
 the protocol readable and lets `modelgif bench <name>` discover it (cli/cmd_bench.py).
 
-    ip.py        ownership (issue 6): per attack category, AUC and TPR at 1 % FPR with
+    ip.py        ownership: per attack category, AUC and TPR at 1 % FPR with
                  bootstrap intervals, negatives held out from calibration and selection
+    ip_report.py the results as Markdown tables
     ipfields.py  owner fingerprints and suspects' cosines per setting, cached on disk
     splits.py    the fixed seeded split of a zoo's models into disjoint roles
     metrics.py   AUC / TPR within groups, bootstrap intervals (thin over verifiers.statistics)
+    distill.py   distilled students and noise thieves on Fashion-MNIST: protocol and tables
+                 (run by benchmarks/bench_distill.py); distill_fields.py its cached fields,
+    outputstats.py  output-only statistics (JS, agreement, SAC); their calibrated test
+                 and the fused (max of z's) test are modelgif.verifiers.fused
 
 Every benchmark module exposes `register_cli(subparsers)`.
 """
+
+__all__: list[str] = []  # the benchmarks are modules, discovered by cli/cmd_bench.py

@@ -1,8 +1,9 @@
-"""`modelgif bench ip`: the ownership benchmark of issue 6, with negatives held out.
+"""`modelgif bench ip`: the ownership benchmark, with negatives held out.
 
 Why this protocol: the published ModelGiF table (1.00 in every row) ranked anchors by
 distance to the same independent models it then scored as negatives; without that leak the
-reference reaches Extract-L 0.875 and Extract-Adv 0.76 at 256 anchors (METHOD.md). Here:
+reference reaches Extract-L 0.875 and Extract-Adv 0.76 at 256 anchors (its committed log, anchors
+ranked without touching the negatives). Here:
 
 - per dataset, the independents (ten-class and transfer-task) are dealt by a fixed seeded
   rule (splits.py), stratified by kind, architecture AND training data (owner or
@@ -44,6 +45,7 @@ from typing import Any
 
 import numpy as np
 
+from modelgif.bench.ip_report import CATEGORY_TITLES, markdown
 from modelgif.bench.ipfields import SETTINGS, Setting, owner_fingerprint, suspect_cosines
 from modelgif.bench.metrics import grouped_auc, grouped_tpr_at_fpr, rate, with_ci
 from modelgif.bench.splits import SELECTION, fold_name, split_models
@@ -55,11 +57,11 @@ from modelgif.zoo.manifest import DERIVED_CATEGORIES, ModelRecord, Zoo
 
 __all__ = [
     "ANCHOR_COUNTS",
-    "CATEGORY_TITLES",
     "IPConfig",
+    "PairScores",
+    "Roles",
     "by_source",
-    "counts_markdown",
-    "markdown",
+    "dataset_roles",
     "negative_stratum",
     "register_cli",
     "run_ip_benchmark",
@@ -67,14 +69,8 @@ __all__ = [
 ]
 
 ANCHOR_COUNTS = (256, 128, 64, 32)
-TARGET_ANCHORS = 64  # the anchor count issue 6 states its targets at (per-source table)
 NEGATIVE_ROLES = (fold_name(0), fold_name(1), SELECTION, fold_name(2), fold_name(3))
 POSITIVE_ROLES = ("evaluation", "evaluation", SELECTION, "evaluation")
-CATEGORY_TITLES = {
-    "finetune-a": "Finetune-A", "finetune-l": "Finetune-L", "pruned": "Pruning",
-    "extract-l": "Extract-L", "extract-p": "Extract-P", "extract-adv": "Extract-Adv",
-    "transfer": "Transfer", "quantized": "Quantized", "reexported": "Re-exported",
-}  # fmt: skip
 Progress = Callable[[str, int, int], None]
 
 
@@ -375,90 +371,6 @@ def _setting_result(setting: Setting, by_count: dict[int, PairScores],
         }
     return {"title": setting.title, "calibrated": setting.calibrated, "anchors": counts,
             "fingerprint_bytes_at_max": fingerprint_bytes, "wall_seconds": seconds}
-
-
-# ----------------------------------------------------------------------------- report
-
-
-def _fmt(cell: Any) -> str:
-    if not isinstance(cell, list | tuple):
-        return "n/a" if cell is None or (isinstance(cell, float) and math.isnan(cell)) else (
-            f"{cell:.3f}" if isinstance(cell, float) else str(cell))
-    value, low, high = cell
-    if math.isnan(low):
-        return f"{value:.3f}"
-    return f"{value:.2f} [{low:.2f}, {high:.2f}]"
-
-
-def markdown(results: dict[str, Any]) -> str:
-    """The results as Markdown tables: one per setting, a row per category, anchor columns."""
-    lines: list[str] = []
-    for setting in results["settings"].values():
-        counts = list(setting["anchors"])
-        calibrated = setting["calibrated"]
-        lines += [f"### {setting['title']}", ""]
-        metric = ("AUC / TPR at the calibrated threshold (target FPR "
-                  f"{results['config']['target_fpr']:g})" if calibrated else
-                  "AUC / TPR at the oracle threshold (set on the evaluation negatives)")
-        lines += [f"{metric}; 95 % bootstrap intervals; n = positives, negatives pairs.", ""]
-        header = "| category | " + " | ".join(f"{n} anchors" for n in counts) + " |"
-        lines += [header, "|---|" + "---|" * len(counts)]
-        seen = {c for n in counts for c in setting["anchors"][n]["categories"]}
-        categories = [c for c in CATEGORY_TITLES if c in seen]
-        for category in categories:
-            cells = []
-            for n in counts:
-                row = setting["anchors"][n]["categories"].get(category, {})
-                if "auc" not in row:
-                    cells.append("n/a")
-                    continue
-                tpr = row["tpr"] if calibrated else row["tpr_oracle"]
-                cells.append(f"{_fmt(row['auc'])} / {_fmt(tpr)} (n={row['n_pos']},{row['n_neg']})")
-            lines.append(f"| {CATEGORY_TITLES[category]} | " + " | ".join(cells) + " |")
-        foot = []
-        for n in counts:
-            summary = setting["anchors"][n]["summary"]
-            part = f"{n} anchors: "
-            if calibrated:
-                part += (f"realised FPR {summary['false_positives']}/"
-                         f"{summary['n_negative_pairs']} = {summary['fpr_realised']:.3f} "
-                         f"(95 % upper {summary['fpr_upper_95']:.3f}); ")
-            size = setting["anchors"][n]["fingerprint_bytes_estimate"] / 1024
-            part += (f"{summary.get('seconds_per_verdict_median', math.nan):.2f} s/verdict; "
-                     f"fingerprint ~{size:.0f} KiB")
-            foot.append(part)
-        lines += ["", *[f"- {f}" for f in foot], ""]
-        if calibrated:
-            shown = str(TARGET_ANCHORS) if str(TARGET_ANCHORS) in counts else counts[-1]
-            lines += _by_source_markdown(setting["anchors"][shown]["summary"], shown)
-    return "\n".join(lines)
-
-
-def _by_source_markdown(summary: dict[str, Any], n_anchors: str) -> list[str]:
-    """Flagged / scored per source and category (negatives: false positives / scored)."""
-    table = summary.get("by_source", {})
-    if not table:
-        return []
-    return [f"Verdict \"derived\" per source at {n_anchors} anchors (flagged / scored):", "",
-            *counts_markdown(dict(sorted(table.items())), "source"), ""]
-
-
-def counts_markdown(
-    table: dict[str, dict[str, list[int]]], row_title: str, with_rate: bool = False
-) -> list[str]:
-    """A Markdown table of [flagged, scored] per row and category, categories in the
-    benchmark's order; `with_rate` adds the fraction flagged."""
-    categories = [c for c in [*CATEGORY_TITLES, "negatives"]
-                  if any(c in row for row in table.values())]
-    lines = [f"| {row_title} | " + " | ".join(CATEGORY_TITLES.get(c, "Negatives (FP)")
-                                              for c in categories) + " |",
-             "|---|" + "---|" * len(categories)]
-    for name, row in table.items():
-        cells = [("-" if c not in row else f"{row[c][0]}/{row[c][1]}"
-                  + (f" ({row[c][0] / row[c][1]:.2f})" if with_rate else ""))
-                 for c in categories]
-        lines.append(f"| {name} | " + " | ".join(cells) + " |")
-    return lines
 
 
 def register_cli(sub: Any) -> None:

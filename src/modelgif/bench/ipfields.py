@@ -20,21 +20,16 @@ which picks the exact, black-box or coarse (quantized) estimator from the finger
 from __future__ import annotations
 
 import hashlib
-import inspect
 import json
 import time
 from collections.abc import Callable
-from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
-from unittest import mock
 
 import numpy as np
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
-import modelgif.fingerprint.create as create_module
 from modelgif.fingerprint.anchors import AnchorConfig
 from modelgif.fingerprint.create import (
     OWNERSHIP_ANCHORS,
@@ -132,17 +127,6 @@ def _derived(seed: int, purpose: str, size: int) -> bytes:
     return hashlib.sha256(f"modelgif-bench-ip:{seed}:{purpose}".encode()).digest()[:size]
 
 
-def _fixed_id(fingerprint_id: bytes) -> AbstractContextManager[Any]:
-    """Make `create_fingerprint` use `fingerprint_id` instead of a fresh random one.
-
-    create_fingerprint draws its id internally; until it takes one as a parameter, the
-    benchmark pins it here so its anchors are reproducible.
-    """
-    if "fingerprint_id" in inspect.signature(create_fingerprint).parameters:
-        return nullcontext()
-    return mock.patch.object(create_module, "new_fingerprint_id", lambda: fingerprint_id)
-
-
 def owner_fingerprint(
     zoo: Zoo, source: ModelRecord, setting: Setting, n_anchors: int, seed: int, folder: Path
 ) -> OwnerFingerprint:
@@ -162,13 +146,9 @@ def owner_fingerprint(
         pool = folder / "fingerprints" / f"{source.dataset}.owner-pool.npy"
         np.save(pool, data.owner.x)
         fid = _derived(seed, f"id:{purpose}", 16)
-        extra: dict[str, Any] = {}
-        if "fingerprint_id" in inspect.signature(create_fingerprint).parameters:
-            extra["fingerprint_id"] = fid
-        with _fixed_id(fid):
-            create_fingerprint(zoo.path(source), key, path, pool=pool, anchor_config=anchors,
-                               field_config=config, created_at=CREATED_AT, overwrite=True,
-                               **extra)
+        create_fingerprint(zoo.path(source), key, path, pool=pool, anchor_config=anchors,
+                           field_config=config, created_at=CREATED_AT, overwrite=True,
+                           fingerprint_id=fid)
     fingerprint = load_fingerprint(path, key.public_key())
     return OwnerFingerprint(path, fingerprint, open_secrets(fingerprint, key), tag)
 

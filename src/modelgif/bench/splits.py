@@ -1,7 +1,7 @@
 """A fixed, seeded split of a zoo's models into disjoint roles: selection, calibration, evaluation.
 
 Why: the reference code ranked anchors by distance to the very independent models it then
-scored as negatives (METHOD.md, weakness 5), which is how its table reached 1.00. Here a
+scored as negatives (its committed log), which is how its table reached 1.00. Here a
 model's role is a pure function of (seed, model id, the other ids of its stratum), decided
 before any field is computed, so a negative can never be both fitted and scored.
 

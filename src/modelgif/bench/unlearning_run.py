@@ -45,7 +45,15 @@ from modelgif.zoo.data import ZooData, load_data
 from modelgif.zoo.training import TrainConfig, predict_logits, train
 from modelgif.zoo.unlearners import UNLEARNERS, unlearn
 
-__all__ = ["SCENARIOS", "Claim", "RunConfig", "SeedResult", "run_seed"]
+__all__ = [
+    "SCENARIOS",
+    "Claim",
+    "RunConfig",
+    "SeedResult",
+    "bench_key",
+    "forget_mask",
+    "run_seed",
+]
 
 SCENARIOS = ("class", "random")
 FORGET_FRACTION = 0.10

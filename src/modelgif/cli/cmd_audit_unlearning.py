@@ -15,6 +15,8 @@ from modelgif.fingerprint.normalize import normalize
 from modelgif.verifiers.record import write_record
 from modelgif.verifiers.unlearning import audit_unlearning, unlearning_record
 
+__all__ = ["register", "run"]
+
 EPILOG = """\
 examples:
   modelgif audit-unlearning --original m0.onnx --unlearned mu.onnx --forget forget.npy \\

@@ -15,6 +15,8 @@ from typing import Any
 
 import modelgif.bench
 
+__all__ = ["register"]
+
 EPILOG = """\
 examples:
   modelgif zoo build --out zoo-full --size full     the zoo the benchmarks run on

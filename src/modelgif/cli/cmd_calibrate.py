@@ -7,7 +7,13 @@ from pathlib import Path
 from typing import Any
 
 from modelgif.atomic_write import check_output
-from modelgif.cli.common import add_force_argument, add_key_arguments, owner_key, progress_bar
+from modelgif.cli.common import (
+    add_budget_arguments,
+    add_force_argument,
+    add_key_arguments,
+    owner_key,
+    progress_bar,
+)
 from modelgif.cli.output import emit
 from modelgif.errors import InputError
 from modelgif.fingerprint.create import open_secrets
@@ -15,6 +21,9 @@ from modelgif.fingerprint.model_output import recorded_output
 from modelgif.fingerprint.normalize import normalize
 from modelgif.fingerprint.record import load_fingerprint
 from modelgif.verifiers.ownership import calibrate, save_calibration
+from modelgif.verifiers.probe_verdict import calibrate_probes, plan_queries
+
+__all__ = ["negative_files", "register", "run"]
 
 EPILOG = """\
 examples:
@@ -28,6 +37,12 @@ target false-positive rate with 95 % confidence under a Gaussian null, and is ne
 largest negative's T. The distribution-free bound that so few negatives support is reported
 next to it. Use negatives that look like the suspects (same architectures, similar data):
 the rate only holds for independent models like them.
+
+For verdicts within a query budget (`verify --query-budget N --output-kind K`), calibrate
+with the same N and K: the negatives are queried at the same probe points, answering as an
+API of kind K would, and the calibration is bound to that kind and N:
+  modelgif calibrate model.mgf --negatives independents/ --key owner.key \
+      --output-kind probabilities --query-budget 1024 -o cal-prob-1024.json
 """
 
 
@@ -43,6 +58,7 @@ def register(sub: Any) -> None:
     parser.add_argument("-o", "--output", type=Path, required=True, metavar="CAL.json",
                         help="the calibration to write, signed with --key")
     add_force_argument(parser)
+    add_budget_arguments(parser)
     parser.add_argument("--model-output", metavar="NAME",
                         help="the negatives' output to compare (default: the one named as in "
                              "the fingerprint, else the first)")
@@ -74,11 +90,16 @@ def run(args: argparse.Namespace) -> int:
     wanted = args.model_output or recorded_output(fingerprint.config)
     negatives = [normalize(f, output=wanted, strict_output=args.model_output is not None)
                  for f in files]
-    with progress_bar("negatives", enabled=not args.json) as progress:
-        fitted = calibrate(fingerprint, secrets, negatives, args.target_fpr, progress=progress)
+    if args.query_budget is not None:
+        plan = plan_queries(fingerprint, args.query_budget, args.output_kind, args.top_k)
+        fitted = calibrate_probes(fingerprint, secrets, negatives, plan, args.target_fpr)
+    else:
+        with progress_bar("negatives", enabled=not args.json) as progress:
+            fitted = calibrate(fingerprint, secrets, negatives, args.target_fpr,
+                               progress=progress)
     save_calibration(args.output, fingerprint, fitted, [f.name for f in files], key,
                      args.force)
-    main = fitted["sketch"]
+    main = fitted.get("sketch") or next(iter(fitted.values()))
     summary = {"file": str(args.output), "negatives": len(files),
                **{name: {"threshold": c.threshold, "fpr_bound": c.fpr_bound,
                          "fpr_bound_empirical": c.fpr_bound_empirical}

@@ -15,6 +15,8 @@ from modelgif.cli.common import add_force_argument
 from modelgif.cli.output import emit
 from modelgif.demo import run_demo
 
+__all__ = ["register", "run"]
+
 EPILOG = """\
 example:
   modelgif demo --out modelgif-demo

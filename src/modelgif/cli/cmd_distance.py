@@ -13,6 +13,8 @@ from modelgif.fingerprint.anchors import AnchorConfig, load_pool
 from modelgif.fingerprint.normalize import normalize
 from modelgif.verifiers.distance import distance_matrix
 
+__all__ = ["register", "run"]
+
 EPILOG = """\
 examples:
   modelgif distance a.onnx b.onnx c.onnx --key owner.key

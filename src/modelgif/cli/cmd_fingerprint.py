@@ -19,6 +19,8 @@ from modelgif.cli.output import emit, parse_range
 from modelgif.fingerprint.anchors import SOURCES
 from modelgif.fingerprint.create import OWNERSHIP_ANCHORS, OWNERSHIP_FIELD, create_fingerprint
 
+__all__ = ["register", "run"]
+
 EPILOG = """\
 examples:
   modelgif fingerprint model.onnx --key owner.key -o model.mgf
@@ -61,6 +63,10 @@ def register(sub: Any) -> None:
     parser.add_argument("--model-output", metavar="NAME",
                         help="the model output the field is taken of (default: the first); "
                              "recorded, and suspects are read at the output of that name")
+    parser.add_argument("--probes", type=int, default=0, metavar="P",
+                        help="also seal the model's outputs at P secret probe points, for "
+                             "verdicts within a query budget (`verify --query-budget`); "
+                             "e.g. 2048")
     add_force_argument(parser)
     parser.add_argument("--json", action="store_true", help="print JSON on stdout")
     parser.set_defaults(func=run)
@@ -80,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
         fingerprint = create_fingerprint(
             args.model, key, args.output, pool=args.anchors, anchor_config=anchors,
             field_config=field, input_range=args.input_range, progress=progress,
-            overwrite=args.force, output_name=args.model_output)
+            overwrite=args.force, output_name=args.model_output, probes=args.probes)
     size = args.output.stat().st_size
     summary = {"file": str(args.output), "bytes": size, **fingerprint.public_metadata()}
     completeness = fingerprint.config["field"]["completeness"]

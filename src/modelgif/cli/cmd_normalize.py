@@ -11,6 +11,8 @@ from modelgif.cli.common import add_force_argument
 from modelgif.cli.output import emit, parse_range
 from modelgif.fingerprint.normalize import normalize
 
+__all__ = ["register", "run"]
+
 EPILOG = """\
 examples:
   modelgif normalize suspect.onnx -o suspect.norm.onnx

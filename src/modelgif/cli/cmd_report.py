@@ -12,11 +12,13 @@ from modelgif.cli.common import add_force_argument, add_key_arguments, owner_key
 from modelgif.cli.output import emit
 from modelgif.crypto.keys import load_public_key
 from modelgif.errors import InputError
-from modelgif.fingerprint.record import read_reveal
+from modelgif.fingerprint.reveal import read_reveal
 from modelgif.reports.evidence import BUNDLE_FILES, verify_bundle, write_report
 from modelgif.reports.recheck import recheck_ownership
 from modelgif.safe_read import open_regular, read_json
 from modelgif.scan.records import expand_scan_files
+
+__all__ = ["register", "run"]
 
 EPILOG = """\
 examples:

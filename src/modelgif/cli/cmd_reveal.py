@@ -12,7 +12,8 @@ from typing import Any
 
 from modelgif.atomic_write import check_output
 from modelgif.cli.common import PASSPHRASE_ENV, add_force_argument, add_key_arguments, owner_key
-from modelgif.fingerprint.record import load_fingerprint, write_reveal
+from modelgif.fingerprint.record import load_fingerprint
+from modelgif.fingerprint.reveal import write_reveal
 
 __all__ = ["register", "run"]
 

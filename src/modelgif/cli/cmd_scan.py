@@ -11,6 +11,8 @@ from modelgif.cli.output import emit
 from modelgif.scan import ScanSettings, list_suspects, scan
 from modelgif.scan.jobs import open_jobs
 
+__all__ = ["register", "run"]
+
 EPILOG = """\
 examples:
   modelgif scan --fingerprints model.mgf --suspects uploads/ --key owner.key \\

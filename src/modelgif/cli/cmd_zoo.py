@@ -17,6 +17,8 @@ from tqdm import tqdm
 from modelgif.cli.output import emit
 from modelgif.zoo import DATASETS, SIZES, Zoo, build_zoo, markdown_table, plan_zoo
 
+__all__ = ["register", "run"]
+
 EPILOG = """\
 examples:
   modelgif zoo build --out zoo-small                 the small zoo (< 1 min): tests, demo

@@ -22,6 +22,7 @@ from modelgif.safe_read import open_regular, read_yaml
 
 __all__ = [
     "PASSPHRASE_ENV",
+    "add_budget_arguments",
     "add_force_argument",
     "add_key_arguments",
     "command_line",
@@ -64,6 +65,18 @@ def add_force_argument(parser: argparse.ArgumentParser, what: str = "OUTPUT") ->
     """--force: the one way to replace an existing output (never a key file)."""
     parser.add_argument("--force", action="store_true",
                         help=f"replace an existing {what} (atomically; never a key file)")
+
+
+def add_budget_arguments(parser: argparse.ArgumentParser) -> None:
+    """--query-budget, --output-kind and --top-k (verify and calibrate must agree on them)."""
+    group = parser.add_argument_group("within a query budget (fingerprints made with --probes)")
+    group.add_argument("--query-budget", type=int, metavar="N",
+                       help="compare outputs at the first N secret probe points (N queries)")
+    group.add_argument("--output-kind", default="probabilities",
+                       choices=["logits", "probabilities", "topk", "labels"],
+                       help="what the suspect's API returns (default probabilities)")
+    group.add_argument("--top-k", type=int, default=5, metavar="K",
+                       help="classes a topk API returns (default 5)")
 
 
 def command_line(args: argparse.Namespace) -> str:

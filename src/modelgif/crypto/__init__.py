@@ -22,3 +22,7 @@ The key hierarchy (kdf.py):
 keystream.py turns one 32-byte secret into independent, reproducible streams per purpose
 (HKDF-SHA256 -> ChaCha20 key and nonce).
 """
+
+from modelgif.crypto import kdf, keys, keystream, sealing, signing
+
+__all__ = ["kdf", "keys", "keystream", "sealing", "signing"]

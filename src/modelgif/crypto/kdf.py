@@ -8,6 +8,11 @@ drawn in the package docstring the whole truth.
     anchor key    = HKDF(ikm=owner secret, salt=fingerprint id, info=ANCHOR_KEY_INFO)
     anchor secret = HKDF(ikm=owner secret, salt=fingerprint id, info=ANCHOR_SECRET_INFO)
     sketch secret = HKDF(ikm=anchor key,   salt=none,           info=SKETCH_INFO)
+    probe secret  = HKDF(ikm=anchor key,   salt=none,           info=PROBE_SECRET_INFO)
+    probe key     = HKDF(ikm=anchor key,   salt=none,           info=PROBE_KEY_INFO)
+
+The probe secret picks the probe points of an output-agreement test and the probe key seals
+the owner's outputs there; both hang off the anchor key, so a reveal opens them too.
 
 HKDF outputs for different salts or infos are independent, so revealing one fingerprint's
 anchor key opens that fingerprint only: not the owner's other fingerprints, not its anchor
@@ -29,12 +34,17 @@ __all__ = [
     "ANCHOR_KEY_INFO",
     "ANCHOR_SECRET_INFO",
     "FINGERPRINT_ID_BYTES",
+    "PROBE_KEY_INFO",
+    "PROBE_SECRET_INFO",
     "SKETCH_INFO",
     "RandomBytes",
+    "check_fingerprint_id",
     "derive_anchor_key",
     "derive_anchor_secret",
     "hkdf_sha256",
     "new_fingerprint_id",
+    "probe_key",
+    "probe_secret",
     "sketch_secret",
 ]
 
@@ -45,6 +55,8 @@ FINGERPRINT_ID_BYTES = 16
 ANCHOR_KEY_INFO = b"modelgif/v1 anchor-encryption-key"
 ANCHOR_SECRET_INFO = b"modelgif/v1 anchor-secret"
 SKETCH_INFO = b"modelgif/v1/sketch-secret"
+PROBE_SECRET_INFO = b"modelgif/v1 probe-secret"
+PROBE_KEY_INFO = b"modelgif/v1 probe-outputs-key"
 MAX_OUTPUT_BYTES = 255 * 32  # RFC 5869: at most 255 hash lengths
 
 
@@ -98,3 +110,17 @@ def sketch_secret(anchor_key: bytes) -> bytes:
     if not isinstance(anchor_key, bytes) or len(anchor_key) != 32:
         raise InputError("The anchor key must be 32 bytes.")
     return hkdf_sha256(anchor_key, SKETCH_INFO)
+
+
+def probe_secret(anchor_key: bytes) -> bytes:
+    """The secret that picks a fingerprint's probe points (revealable with the anchor key)."""
+    if not isinstance(anchor_key, bytes) or len(anchor_key) != 32:
+        raise InputError("The anchor key must be 32 bytes.")
+    return hkdf_sha256(anchor_key, PROBE_SECRET_INFO)
+
+
+def probe_key(anchor_key: bytes) -> bytes:
+    """The AES-256 key that seals the owner's outputs at the probe points."""
+    if not isinstance(anchor_key, bytes) or len(anchor_key) != 32:
+        raise InputError("The anchor key must be 32 bytes.")
+    return hkdf_sha256(anchor_key, PROBE_KEY_INFO)

@@ -27,12 +27,10 @@ from modelgif.fingerprint.field import FieldConfig, FieldResult, compute_field, 
 from modelgif.fingerprint.normalize import NormalizedModel, TensorSpec, load_normalized, normalize
 from modelgif.fingerprint.record import (
     Fingerprint,
-    Reveal,
     load_fingerprint,
     read_fingerprint_unverified,
-    read_reveal,
-    write_reveal,
 )
+from modelgif.fingerprint.reveal import Reveal, read_reveal, write_reveal
 
 __all__ = [
     "AnchorConfig",

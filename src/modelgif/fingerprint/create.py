@@ -30,13 +30,15 @@ one development zoo and lost on the other. A pool still sets the value range;
 
 Why two sketches: quantized models are piecewise constant, so their gradients are zero almost
 everywhere and only finite differences at a coarse eps see their function; such a suspect is
-compared with the owner's field measured by the same estimator (FINDINGS.md: compare like with
-like). Float suspects are compared with the exact sketch.
+compared with the owner's field measured by the same estimator (compare like with like: an
+exact gradient and a coarse difference of the same function differ). Float suspects are
+compared with the exact sketch.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
@@ -47,6 +49,8 @@ import onnx
 import torch
 
 from modelgif.crypto.kdf import (
+    RandomBytes,
+    check_fingerprint_id,
     derive_anchor_key,
     derive_anchor_secret,
     new_fingerprint_id,
@@ -70,16 +74,31 @@ from modelgif.fingerprint.field import (
 )
 from modelgif.fingerprint.input_space import quantum, to_grid
 from modelgif.fingerprint.model_output import CONFIG_KEY
-from modelgif.fingerprint.normalize import NormalizedModel, normalize
-from modelgif.fingerprint.record import Fingerprint, Reveal, write_fingerprint
-from modelgif.validation import MAX_PATH_POINTS, check_work
+from modelgif.fingerprint.normalize import NORMALIZATION_VERSION, NormalizedModel, normalize
+from modelgif.fingerprint.probes import (
+    MAX_PROBES,
+    PROBE_SCALE,
+    PROBE_STEP,
+    PROBES_ARRAY,
+    PROBES_KEY,
+    probe_points,
+    seal_outputs,
+)
+from modelgif.fingerprint.record import Fingerprint, write_fingerprint
+from modelgif.fingerprint.reveal import Reveal, verify_reveal
+from modelgif.validation import MAX_PATH_POINTS, check_int, check_work
 
 __all__ = [
     "OWNERSHIP_ANCHORS",
     "OWNERSHIP_FIELD",
     "FingerprintSecrets",
+    "at_least_a_quantum",
     "coarse_config",
+    "compact_anchors",
+    "compact_sketch",
     "create_fingerprint",
+    "input_scale",
+    "is_quantized",
     "open_secrets",
 ]
 
@@ -95,6 +114,7 @@ class FingerprintSecrets:
 
     anchors: np.ndarray
     sketch_secret: bytes
+    anchor_key: bytes = b""  # opens the probe set (probes.py); empty where not needed
 
 
 def input_scale(anchors: np.ndarray) -> float:
@@ -117,11 +137,12 @@ def open_secrets(
         anchors = fingerprint.decrypt_anchors(private_key)
         anchor_key = derive_anchor_key(private_key, fingerprint.fingerprint_id)
     elif reveal is not None:
-        anchors = fingerprint.decrypt_anchors_with_reveal(reveal)
+        anchors = verify_reveal(fingerprint, reveal)
         anchor_key = reveal.anchor_key
     else:
         raise InputError("Opening a fingerprint needs the owner's private key or a reveal file.")
-    return FingerprintSecrets(np.asarray(anchors, dtype=np.float32), sketch_secret(anchor_key))
+    return FingerprintSecrets(np.asarray(anchors, dtype=np.float32), sketch_secret(anchor_key),
+                              anchor_key)
 
 
 def compact_anchors(anchors: np.ndarray) -> np.ndarray:
@@ -164,11 +185,19 @@ def create_fingerprint(
     created_at: datetime | None = None,
     overwrite: bool = False,
     output_name: str | None = None,
+    fingerprint_id: bytes | None = None,
+    random_bytes: RandomBytes = os.urandom,
+    probes: int = 0,
 ) -> Fingerprint:
     """Normalize `model`, derive secret anchors, compute both sketches, sign and write.
 
     `output_name` picks the model output the field is taken of (default: the first); it is
     recorded, and suspects are read at the output of that name (else their first).
+    `fingerprint_id` (16 bytes) and `random_bytes` are drawn from os.urandom unless given:
+    pinning them makes a fingerprint reproducible (benchmarks, golden files); a real owner
+    never pins the id, since anchors are derived from it.
+    `probes` > 0 also seals the owner's outputs at that many secret probe points (probes.py),
+    for verdicts through an inference API at a small query budget.
     """
     data_files: tuple[tuple[str, str], ...] = ()
     work = {"anchors": (anchor_config or OWNERSHIP_ANCHORS).n_anchors,
@@ -188,7 +217,9 @@ def create_fingerprint(
             original_sha256 = normalized.digest.split(":", 1)[1]
     spec = normalized.input_spec
     anchor_config = anchor_config or OWNERSHIP_ANCHORS
-    fingerprint_id = new_fingerprint_id()
+    if fingerprint_id is None:
+        fingerprint_id = new_fingerprint_id(random_bytes)
+    check_fingerprint_id(fingerprint_id)
     anchor_secret = derive_anchor_secret(private_key, fingerprint_id)
     secret = sketch_secret(derive_anchor_key(private_key, fingerprint_id))
     anchors = derive_anchors(
@@ -220,13 +251,19 @@ def create_fingerprint(
         "input_spec": spec.to_dict(),
         "output_spec": normalized.output_spec.to_dict(),
         "opset": normalized.opset,
+        "normalization_version": NORMALIZATION_VERSION,
         CONFIG_KEY: normalized.output_name,
     }
+    arrays = {"sketch": compact_sketch(fine.sketch),
+              "sketch_coarse": compact_sketch(coarse.sketch),
+              "classes": fine.classes.astype(np.int32)}
+    if probes:
+        arrays[PROBES_ARRAY], echo[PROBES_KEY] = _probe_outputs(
+            normalized, derive_anchor_key(private_key, fingerprint_id), fingerprint_id, probes,
+            anchors.value_range, random_bytes)
     return write_fingerprint(
         output,
-        arrays={"sketch": compact_sketch(fine.sketch),
-                "sketch_coarse": compact_sketch(coarse.sketch),
-                "classes": fine.classes.astype(np.int32)},
+        arrays=arrays,
         anchors=stored,
         config=echo,
         model_digest=normalized.digest.split(":", 1)[1],
@@ -235,9 +272,30 @@ def create_fingerprint(
         private_key=private_key,
         fingerprint_id=fingerprint_id,
         created_at=created_at,
+        random_bytes=random_bytes,
         overwrite=overwrite,
         data_files=data_files,
     )
+
+
+def _probe_outputs(
+    normalized: NormalizedModel, anchor_key: bytes, fingerprint_id: bytes, count: int,
+    value_range: tuple[float, float], random_bytes: RandomBytes,
+) -> tuple[np.ndarray, dict[str, Any]]:
+    """The owner's outputs at `count` probe points, sealed, and their config echo."""
+    check_int(count, "probes", "create_fingerprint()", 2, MAX_PROBES)
+    count += count % 2  # pairs
+    spec = normalized.input_spec
+    shape = tuple(int(d) for d in spec.shape[1:] if d is not None)
+    points = probe_points(anchor_key, count, shape, value_range, spec.dtype)
+    outputs = BlackBoxBackend.from_onnx(normalized.model).outputs(points)
+    outputs = outputs.reshape(len(points), -1).astype(np.float32)
+    if not np.all(np.isfinite(outputs)):
+        raise InputError("The model answers NaN/Inf at a probe point; probes need finite "
+                         "outputs.")
+    sealed = seal_outputs(outputs, anchor_key, fingerprint_id, random_bytes)
+    return sealed, {"count": count, "classes": int(outputs.shape[1]), "scale": PROBE_SCALE,
+                    "step": PROBE_STEP, "source": "synthetic"}
 
 
 def is_quantized(model: object) -> bool:

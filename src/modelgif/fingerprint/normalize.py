@@ -64,6 +64,7 @@ from modelgif.runtime import make_session
 
 __all__ = [
     "CANONICAL_OPSET",
+    "NORMALIZATION_VERSION",
     "NormalizedModel",
     "TensorSpec",
     "load_normalized",
@@ -78,6 +79,10 @@ OUTPUT_NAME = "output"
 RANGE_KEY = "modelgif.input_range"
 MAX_RELATIVE_ERROR = 1e-4
 CHECK_BATCH = 8
+# The version of the canonical form the digest hashes. A digest names a function only
+# within one version: bump this whenever a change to normalization could change the digest
+# of an unchanged model, so records say which canonical form their digests are of.
+NORMALIZATION_VERSION = 1
 INPUT_TYPES = {TensorProto.FLOAT, *(elem for _, elem in INTEGER_SPACES.values())}
 MAX_INPUT_ELEMENTS = 1 << 24  # per sample: 3x1024x1024 images fit, a [batch, 1e8] input not
 OUTPUT_TYPES = frozenset({TensorProto.FLOAT, TensorProto.DOUBLE, TensorProto.FLOAT16})
@@ -112,6 +117,7 @@ class NormalizedModel:
         """JSON-able public description."""
         return {
             "digest": self.digest,
+            "normalization_version": NORMALIZATION_VERSION,
             "opset": self.opset,
             "input": self.input_spec.to_dict(),
             "output": self.output_spec.to_dict(),

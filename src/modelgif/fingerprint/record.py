@@ -6,15 +6,7 @@ and every byte is covered by the signature: the header is canonical JSON (re-ser
 compared), each array and the sealed anchors are digested in the signed statement, and the
 layout must be exactly what the writer produces (no gaps, no trailing bytes).
 
-Layout, version 1 (all integers little-endian):
-
-    0   magic  b"\\x89MGF\\r\\n\\x1a\\n"  (PNG-style: catches text-mode and 7-bit mangling)
-    8   u32    format version (1)
-    12  u32    header length H
-    16  H      header: canonical JSON {"arrays": [{"name", "nbytes"}...] (sorted by name),
-                                       "envelope": DSSE envelope, "sealed_anchors_nbytes": n}
-    ..         each array's canonical bytes (sealing.canonical_array_bytes), in header order
-    ..         the sealed anchors (sealing.seal_anchors), then end of file
+The byte layout (magic, version, header, sections) is mgf_layout.py's.
 
 The envelope signs an in-toto Statement v1 (predicateType PREDICATE_TYPE) whose subjects are
 the normalized model and the original file, and whose predicate echoes the config, the anchor
@@ -25,17 +17,14 @@ Errors: InputError only when the file is not a modelgif fingerprint at all (wron
 is of an unsupported format version, or cannot be read; every other problem (truncation,
 bad layout, digest or signature mismatch) raises one opaque IntegrityError.
 
-A reveal file (write_reveal) hands a third party one fingerprint's anchor key, so they can
-decrypt its anchors and check them against the signed commitment without the private key.
+Reveal files, which open one fingerprint's anchors for a third party, are in reveal.py.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
-import struct
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -48,7 +37,6 @@ import numpy as np
 
 from modelgif.atomic_write import write_file
 from modelgif.crypto.kdf import (
-    FINGERPRINT_ID_BYTES,
     RandomBytes,
     derive_anchor_key,
     new_fingerprint_id,
@@ -61,16 +49,28 @@ from modelgif.crypto.sealing import (
     seal_anchors,
 )
 from modelgif.crypto.signing import (
-    b64decode_canonical,
-    b64encode,
     canonical_json,
     make_statement,
+    sha256_hex,
     sign_statement,
     statement_unverified,
     verify_envelope,
 )
 from modelgif.errors import InputError, IntegrityError
-from modelgif.safe_read import open_regular
+from modelgif.fingerprint.mgf_layout import (
+    FORMAT_VERSION,
+    MAGIC,
+    MAX_ARRAY_BYTES,
+    MAX_ARRAYS,
+    MAX_FILE_BYTES,
+    MAX_HEADER_BYTES,
+    NAME_PATTERN,
+    OPAQUE,
+    Container,
+    pack_container,
+    parse_container,
+    read_container,
+)
 
 __all__ = [
     "FORMAT_VERSION",
@@ -80,38 +80,21 @@ __all__ = [
     "MAX_FILE_BYTES",
     "MAX_HEADER_BYTES",
     "PREDICATE_TYPE",
-    "REVEAL_TYPE",
     "Fingerprint",
-    "Reveal",
     "load_fingerprint",
     "read_fingerprint_unverified",
-    "read_reveal",
     "tool_versions",
-    "verify_reveal",
     "write_fingerprint",
-    "write_reveal",
 ]
 
-MAGIC = b"\x89MGF\r\n\x1a\n"
-FORMAT_VERSION = 1
 PREDICATE_TYPE = "https://modelgif.dev/fingerprint/v1"
-REVEAL_TYPE = "https://modelgif.dev/reveal/v1"
 MODEL_SUBJECT = "normalized-model"
 
-MAX_FILE_BYTES = 1 << 30
-MAX_HEADER_BYTES = 16 << 20
-MAX_ARRAY_BYTES = 512 << 20
-MAX_ARRAYS = 64
 MAX_SUBJECTS = 2 + 4096  # the models, then their external-data files
-MAX_REVEAL_BYTES = 64 * 1024
-_PREAMBLE = struct.Struct("<8sII")
-_MIN_SEALED = 12 + 16  # nonce + GCM tag
 
-_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}")
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 _HEX32 = re.compile(r"[0-9a-f]{32}")
 _TOOLS = ("modelgif", "numpy", "onnx", "onnxruntime", "torch")
-_OPAQUE = "The fingerprint does not verify: wrong key, or the file was altered."
 
 
 def tool_versions() -> dict[str, str]:
@@ -127,16 +110,6 @@ def tool_versions() -> dict[str, str]:
             except metadata.PackageNotFoundError:
                 continue
     return found
-
-
-@dataclass(frozen=True)
-class Reveal:
-    """One fingerprint's anchor key, for a third party to open that fingerprint only."""
-
-    fingerprint_id: bytes
-    anchor_key: bytes
-    commitment: str
-    sealed_sha256: str
 
 
 @dataclass(frozen=True, eq=False)
@@ -220,10 +193,6 @@ class Fingerprint:
         anchor_key = derive_anchor_key(private_key, self.fingerprint_id)
         return open_anchors(self.sealed_anchors, anchor_key, self.fingerprint_id, self.commitment)
 
-    def decrypt_anchors_with_reveal(self, reveal: Reveal) -> np.ndarray:
-        """A third party opens the anchors with a reveal (see verify_reveal)."""
-        return verify_reveal(self, reveal)
-
 
 # ----------------------------------------------------------------------------- writing
 
@@ -252,9 +221,9 @@ def _encode_arrays(arrays: Mapping[str, np.ndarray]) -> dict[str, bytes]:
         )
     encoded: dict[str, bytes] = {}
     for name in sorted(arrays):
-        if not isinstance(name, str) or not _NAME.fullmatch(name):
+        if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name):
             raise InputError(
-                f"Array names must match {_NAME.pattern} (letters, digits, '_', '.', '-'). "
+                f"Array names must match {NAME_PATTERN.pattern} (letters, digits, '_', '.', '-'). "
                 f"Got {name!r}."
             )
         encoded[name] = canonical_array_bytes(arrays[name])
@@ -308,7 +277,7 @@ def write_fingerprint(
         "config": config_echo,
         "anchors": {
             "commitment": {"sha256": sealed.commitment},
-            "sealed": {"sha256": _sha256(sealed.blob), "nbytes": len(sealed.blob)},
+            "sealed": {"sha256": sha256_hex(sealed.blob), "nbytes": len(sealed.blob)},
             "cipher": "AES-256-GCM",
             "kdf": "HKDF-SHA256",
         },
@@ -316,7 +285,7 @@ def write_fingerprint(
             name: {
                 "dtype": arrays[name].dtype.newbyteorder("<").str,
                 "shape": list(arrays[name].shape),
-                "sha256": _sha256(data),
+                "sha256": sha256_hex(data),
             }
             for name, data in encoded.items()
         },
@@ -330,145 +299,16 @@ def write_fingerprint(
     ]
     statement = make_statement(subjects, PREDICATE_TYPE, predicate)
     envelope = sign_statement(statement, private_key)
-    header = canonical_json(
-        {
-            "arrays": [{"name": name, "nbytes": len(data)} for name, data in encoded.items()],
-            "envelope": envelope,
-            "sealed_anchors_nbytes": len(sealed.blob),
-        }
-    )
-    blob = (
-        b"".join([_PREAMBLE.pack(MAGIC, FORMAT_VERSION, len(header)), header, *encoded.values()])
-        + sealed.blob
-    )
-    if len(blob) > MAX_FILE_BYTES or len(header) > MAX_HEADER_BYTES:
-        raise InputError(f"The fingerprint would exceed {MAX_FILE_BYTES} bytes.")
+    blob = pack_container(envelope, encoded, sealed.blob)
     write_file(path, blob, force=overwrite)
-    parsed = _parse(blob)
+    parsed = parse_container(blob)
     return _build(parsed, json.loads(canonical_json(statement)), verified=True)
-
-
-def _sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
 
 
 # ----------------------------------------------------------------------------- reading
 
 
-@dataclass(frozen=True)
-class _Parsed:
-    envelope: dict[str, Any]
-    arrays: dict[str, bytes]
-    sealed: bytes
-
-
-def _read_file(path: str | os.PathLike[str]) -> bytes:
-    """The file's bytes; a FIFO or device is refused, and the layout the header declares
-    must match the file's size before the (possibly large) arrays are read."""
-    name = os.fspath(path)
-    try:
-        with os.fdopen(open_regular(path, "fingerprint"), "rb") as handle:
-            head = handle.read(len(MAGIC))
-            if head != MAGIC:
-                raise InputError(f"{name} is not a modelgif fingerprint file.")
-            size = os.fstat(handle.fileno()).st_size
-            if size > MAX_FILE_BYTES:
-                raise IntegrityError(_OPAQUE)
-            head += handle.read(_PREAMBLE.size - len(MAGIC))
-            _declared_size(head, handle, size)
-            rest = handle.read(MAX_FILE_BYTES + 1 - len(head))
-    except OSError as error:
-        raise InputError(f"Cannot read {name}: {error.strerror}.") from None
-    return head + rest
-
-
-def _declared_size(head: bytes, handle: Any, size: int) -> None:
-    """IntegrityError unless the header's sections add up to `size` (header read, then
-    rewound); the full checks are _parse's."""
-    if len(head) < _PREAMBLE.size:
-        raise IntegrityError(_OPAQUE)
-    _, version, header_len = _PREAMBLE.unpack_from(head)
-    if version != FORMAT_VERSION:
-        return  # _parse names the unsupported version
-    if header_len > MAX_HEADER_BYTES or _PREAMBLE.size + header_len > size:
-        raise IntegrityError(_OPAQUE)
-    header = _json_exact(handle.read(header_len))
-    handle.seek(_PREAMBLE.size)
-    try:
-        sections = sum(int(e["nbytes"]) for e in header["arrays"])
-        declared = _PREAMBLE.size + header_len + sections + int(header["sealed_anchors_nbytes"])
-    except (TypeError, KeyError, ValueError):
-        raise IntegrityError(_OPAQUE) from None
-    if declared != size:
-        raise IntegrityError(_OPAQUE)
-
-
-def _json_exact(raw: bytes) -> Any:
-    """Parse canonical JSON; IntegrityError unless `raw` is exactly its canonical form."""
-    try:
-        value = json.loads(raw.decode("utf-8"))
-        canonical = canonical_json(value)
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError, InputError):
-        raise IntegrityError(_OPAQUE) from None
-    if canonical != raw:
-        raise IntegrityError(_OPAQUE)
-    return value
-
-
-def _is_size(value: object, low: int, high: int) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
-
-
-def _parse(data: bytes) -> _Parsed:
-    """Check magic, version and layout; slice out the sections. Allocates no more than data."""
-    if len(data) < len(MAGIC) or data[: len(MAGIC)] != MAGIC:
-        raise InputError("Not a modelgif fingerprint file.")
-    if len(data) < _PREAMBLE.size or len(data) > MAX_FILE_BYTES:
-        raise IntegrityError(_OPAQUE)
-    _, version, header_len = _PREAMBLE.unpack_from(data)
-    if version != FORMAT_VERSION:
-        raise InputError(
-            f"Unsupported fingerprint format version {version}; this modelgif reads version "
-            f"{FORMAT_VERSION}."
-        )
-    start = _PREAMBLE.size
-    if header_len > MAX_HEADER_BYTES or start + header_len > len(data):
-        raise IntegrityError(_OPAQUE)
-    header = _json_exact(data[start : start + header_len])
-    if not isinstance(header, dict) or set(header) != {
-        "arrays",
-        "envelope",
-        "sealed_anchors_nbytes",
-    }:
-        raise IntegrityError(_OPAQUE)
-    table, sealed_len = header["arrays"], header["sealed_anchors_nbytes"]
-    if not isinstance(table, list) or len(table) > MAX_ARRAYS:
-        raise IntegrityError(_OPAQUE)
-    if not _is_size(sealed_len, _MIN_SEALED, MAX_ARRAY_BYTES):
-        raise IntegrityError(_OPAQUE)
-    names: list[str] = []
-    for entry in table:
-        if (
-            not isinstance(entry, dict)
-            or set(entry) != {"name", "nbytes"}
-            or not isinstance(entry["name"], str)
-            or not _NAME.fullmatch(entry["name"])
-            or not _is_size(entry["nbytes"], 1, MAX_ARRAY_BYTES)
-            or (names and entry["name"] <= names[-1])
-        ):
-            raise IntegrityError(_OPAQUE)
-        names.append(entry["name"])
-    pos = start + header_len
-    if pos + sum(entry["nbytes"] for entry in table) + sealed_len != len(data):
-        raise IntegrityError(_OPAQUE)
-    arrays: dict[str, bytes] = {}
-    for entry in table:
-        arrays[entry["name"]] = data[pos : pos + entry["nbytes"]]
-        pos += entry["nbytes"]
-    return _Parsed(envelope=header["envelope"], arrays=arrays, sealed=data[pos:])
-
-
-def _check_predicate(statement: dict[str, Any], signer: str, parsed: _Parsed) -> None:
+def _check_predicate(statement: dict[str, Any], signer: str, parsed: Container) -> None:
     """Raise IntegrityError unless the statement describes exactly these sections."""
     subjects, predicate = statement["subject"], statement["predicate"]
     expected_keys = {
@@ -495,26 +335,27 @@ def _check_predicate(statement: dict[str, Any], signer: str, parsed: _Parsed) ->
         or not isinstance(predicate["tools"], dict)
         or not isinstance(predicate["created_at"], str)
     ):
-        raise IntegrityError(_OPAQUE)
+        raise IntegrityError(OPAQUE)
     anchors = predicate["anchors"]
     try:
         sealed_ok = (
-            anchors["sealed"] == {"sha256": _sha256(parsed.sealed), "nbytes": len(parsed.sealed)}
+            anchors["sealed"] == {"sha256": sha256_hex(parsed.sealed), "nbytes": len(parsed.sealed)}
             and _HEX64.fullmatch(anchors["commitment"]["sha256"]) is not None
         )
     except (TypeError, KeyError):
         sealed_ok = False
     described = predicate["arrays"]
     if not sealed_ok or not isinstance(described, dict) or set(described) != set(parsed.arrays):
-        raise IntegrityError(_OPAQUE)
+        raise IntegrityError(OPAQUE)
     for name, data in parsed.arrays.items():
         array = parse_canonical_array(data, MAX_ARRAY_BYTES)
-        expected = {"dtype": array.dtype.str, "shape": list(array.shape), "sha256": _sha256(data)}
+        expected = {"dtype": array.dtype.str, "shape": list(array.shape),
+                    "sha256": sha256_hex(data)}
         if described[name] != expected:
-            raise IntegrityError(_OPAQUE)
+            raise IntegrityError(OPAQUE)
 
 
-def _build(parsed: _Parsed, statement: dict[str, Any], verified: bool) -> Fingerprint:
+def _build(parsed: Container, statement: dict[str, Any], verified: bool) -> Fingerprint:
     signer = parsed.envelope["signatures"][0]["keyid"]
     _check_predicate(statement, signer, parsed)
     arrays = {
@@ -534,12 +375,12 @@ def load_fingerprint(path: str | os.PathLike[str], public_key: PublicKey) -> Fin
 
     This is the way to read a fingerprint. IntegrityError (opaque) on any failed check.
     """
-    parsed = _parse(_read_file(path))
+    parsed = read_container(path)
     try:
         statement = verify_envelope(parsed.envelope, public_key, PREDICATE_TYPE)
         return _build(parsed, statement, verified=True)
     except IntegrityError:
-        raise IntegrityError(_OPAQUE) from None  # one message, whichever check failed
+        raise IntegrityError(OPAQUE) from None  # one message, whichever check failed
 
 
 def read_fingerprint_unverified(path: str | os.PathLike[str]) -> Fingerprint:
@@ -547,82 +388,9 @@ def read_fingerprint_unverified(path: str | os.PathLike[str]) -> Fingerprint:
 
     For display without a key (`modelgif inspect`); nothing read this way is evidence.
     """
-    parsed = _parse(_read_file(path))
+    parsed = read_container(path)
     try:
         statement, _ = statement_unverified(parsed.envelope, PREDICATE_TYPE)
         return _build(parsed, statement, verified=False)
     except IntegrityError:
-        raise IntegrityError(_OPAQUE) from None
-
-
-# ----------------------------------------------------------------------------- reveal
-
-
-def write_reveal(
-    fingerprint: Fingerprint,
-    private_key: PrivateKey,
-    path: str | os.PathLike[str],
-    force: bool = False,
-) -> Path:
-    """Write a reveal file (JSON, mode 0600) that opens this one fingerprint's anchors.
-
-    It holds the fingerprint id and its anchor key: anyone holding it can decrypt this
-    fingerprint's anchors, and nothing else of the owner's. Checked before writing.
-    """
-    fingerprint.decrypt_anchors(private_key)  # wrong key or broken file: fail here
-    reveal = {
-        "_type": REVEAL_TYPE,
-        "fingerprint_id": fingerprint.fingerprint_id.hex(),
-        "anchor_key": b64encode(derive_anchor_key(private_key, fingerprint.fingerprint_id)),
-        "commitment": {"sha256": fingerprint.commitment},
-        "sealed_sha256": _sha256(fingerprint.sealed_anchors),
-    }
-    return write_file(path, canonical_json(reveal) + b"\n", force=force, mode=0o600)
-
-
-def read_reveal(path: str | os.PathLike[str]) -> Reveal:
-    """Parse a reveal file; InputError if it is not one."""
-    name = os.fspath(path)
-    try:
-        with open(path, "rb") as handle:
-            raw = handle.read(MAX_REVEAL_BYTES + 1)
-    except OSError as error:
-        raise InputError(f"Cannot read {name}: {error.strerror}.") from None
-    try:
-        if len(raw) > MAX_REVEAL_BYTES:
-            raise ValueError
-        data = json.loads(raw.decode("utf-8"))
-        if set(data) != {"_type", "fingerprint_id", "anchor_key", "commitment", "sealed_sha256"}:
-            raise ValueError
-        fid = bytes.fromhex(data["fingerprint_id"])
-        key = b64decode_canonical(data["anchor_key"])
-        commitment, sealed = data["commitment"]["sha256"], data["sealed_sha256"]
-        if (
-            data["_type"] != REVEAL_TYPE
-            or len(fid) != FINGERPRINT_ID_BYTES
-            or len(key) != 32
-            or not _HEX64.fullmatch(commitment)
-            or not _HEX64.fullmatch(sealed)
-        ):
-            raise ValueError
-    except (ValueError, TypeError, KeyError, IntegrityError, RecursionError):
-        raise InputError(f"{name} is not a modelgif reveal file.") from None
-    return Reveal(fingerprint_id=fid, anchor_key=key, commitment=commitment, sealed_sha256=sealed)
-
-
-def verify_reveal(fingerprint: Fingerprint, reveal: Reveal) -> np.ndarray:
-    """Decrypt `fingerprint`'s anchors with `reveal` and check them against its commitment.
-
-    Load the fingerprint with load_fingerprint first, so the commitment is the owner's.
-    Returns the float32 anchors; IntegrityError if the reveal does not open this fingerprint.
-    """
-    if (
-        reveal.fingerprint_id != fingerprint.fingerprint_id
-        or reveal.commitment != fingerprint.commitment
-        or reveal.sealed_sha256 != _sha256(fingerprint.sealed_anchors)
-    ):
-        raise IntegrityError("The reveal does not open this fingerprint.")
-    return open_anchors(
-        fingerprint.sealed_anchors, reveal.anchor_key, fingerprint.fingerprint_id,
-        fingerprint.commitment,
-    )  # fmt: skip
+        raise IntegrityError(OPAQUE) from None

@@ -6,6 +6,11 @@ owner's private key) re-derives every suspect's field at the revealed anchors, r
 against the calibration recorded in the evidence, and compares statistic and decision with
 what the report claims. Files are matched to the evidence table by sha256, so a substituted
 model is caught before anything is computed.
+
+A verdict made within a query budget (output agreement at the probe points) is recomputed
+the same way when its suspect is a file; one made through an inference API cannot be: the
+server's answers are not in the evidence, only the query log's hash, which `report verify
+--files` checks. Such a finding is refused here in one line saying so.
 """
 
 from __future__ import annotations
@@ -17,9 +22,14 @@ from modelgif.crypto.keys import PublicKey
 from modelgif.digests import sha256_file
 from modelgif.errors import InputError
 from modelgif.fingerprint.create import open_secrets
-from modelgif.fingerprint.record import Reveal, load_fingerprint
+from modelgif.fingerprint.model_output import recorded_output
+from modelgif.fingerprint.normalize import normalize
+from modelgif.fingerprint.record import load_fingerprint
+from modelgif.fingerprint.reveal import Reveal
 from modelgif.verifiers.calibration import Calibration
+from modelgif.verifiers.output_kinds import ESTIMATOR_PATTERN
 from modelgif.verifiers.ownership import verify_suspect
+from modelgif.verifiers.probe_verdict import QueryPlan, onnx_oracle, verify_with_probes
 
 __all__ = ["TOLERANCE", "recheck_ownership"]
 
@@ -39,6 +49,10 @@ def recheck_ownership(
         if finding["kind"] != "ownership":
             continue
         inputs = {entry["role"]: entry for entry in finding["inputs"]}
+        if "suspect" not in inputs:
+            raise InputError(f"{finding['suspect']} was verified through an inference API: "
+                             "its answers cannot be recomputed from files (re-hash its query "
+                             "log with --files instead).")
         fingerprint_file = _file_for(inputs["fingerprint"]["sha256"], files)
         suspect_file = _file_for(inputs["suspect"]["sha256"], files)
         if fingerprint_file is None or suspect_file is None:
@@ -49,7 +63,18 @@ def recheck_ownership(
         calibration = finding.get("calibration")
         fitted = ({finding["method"]["compared_sketch"]: Calibration.from_dict(calibration)}
                   if calibration else None)
-        verdict, _ = verify_suspect(fingerprint, secrets, suspect_file, fitted)
+        sketch = finding["method"]["compared_sketch"]
+        if ESTIMATOR_PATTERN.fullmatch(sketch):
+            estimator = finding["method"]["suspect_estimator"]
+            plan = QueryPlan(estimator["output_kind"], int(estimator["probe_points"]),
+                             int(estimator.get("top_k") or 5))
+            model = normalize(suspect_file, output=recorded_output(fingerprint.config),
+                              strict_output=False)
+            verdict, _ = verify_with_probes(fingerprint, secrets,
+                                            onnx_oracle(model, plan.kind, plan.top_k), plan,
+                                            fitted, model.digest)
+        else:
+            verdict, _ = verify_suspect(fingerprint, secrets, suspect_file, fitted)
         reported = finding["verdict"]
         rows.append(_row(finding["suspect"], reported, verdict.to_dict()))
     return rows

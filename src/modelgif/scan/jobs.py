@@ -14,7 +14,7 @@ anchors and nothing about the owner's key or other fingerprints. It is plain dat
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -61,7 +61,8 @@ def open_job(path: Path, key: PrivateKey, calibration: Path | None = None) -> Sc
 
 def _job(path: Path, fingerprint: Fingerprint, key: PrivateKey,
          calibration: Path | None) -> ScanJob:
-    secrets = open_secrets(fingerprint, key)
+    # workers need the anchors and the sketch secret only, not the key to the probe outputs
+    secrets = replace(open_secrets(fingerprint, key), anchor_key=b"")
     calibrations = (load_calibration(calibration, fingerprint, key.public_key())
                     if calibration else None)
     header: dict[str, Any] = {

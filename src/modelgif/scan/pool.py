@@ -21,6 +21,7 @@ import contextlib
 import json
 import logging
 import multiprocessing
+import os
 import resource
 import signal
 import time
@@ -33,6 +34,7 @@ from typing import Any
 from modelgif import budget
 from modelgif.digests import sha256_file
 from modelgif.errors import InputError
+from modelgif.runtime import limit_threads
 from modelgif.scan.jobs import ScanJob
 from modelgif.scan.work import decide_suspect, error_pair
 
@@ -65,10 +67,12 @@ def _limit_memory(memory_gb: float | None) -> None:
 
 
 def _worker_main(conn: Connection, jobs: Sequence[ScanJob], backend: str,
-                 cache: str | None, memory_gb: float | None, work: Work) -> None:
-    """A worker's life: set the limit, say ready, decide tasks until told to stop."""
+                 cache: str | None, memory_gb: float | None, work: Work,
+                 threads: int) -> None:
+    """A worker's life: set the limits, say ready, decide tasks until told to stop."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the driver handles Ctrl-C
     _limit_memory(memory_gb)
+    limit_threads(threads)
     budget.held_by_caller()
     by_id = {job.fingerprint_id: job for job in jobs}
     conn.send_bytes(b'{"kind": "ready"}')
@@ -108,8 +112,8 @@ def _death(process: multiprocessing.process.BaseProcess) -> str:
 
 class _Pool:
     def __init__(self, jobs: Sequence[ScanJob], backend: str, cache: str | None,
-                 memory_gb: float | None, work: Work) -> None:
-        self._args = (list(jobs), backend, cache, memory_gb, work)
+                 memory_gb: float | None, work: Work, threads: int) -> None:
+        self._args = (list(jobs), backend, cache, memory_gb, work, threads)
         self._context = multiprocessing.get_context("spawn")
         self.workers: list[_Worker] = []
         self.failures = 0  # workers lost in a row before they were ready
@@ -164,8 +168,12 @@ def run_local(
     cache: str | None = None,
     work: Work = decide_suspect,
 ) -> Iterator[dict[str, Any]]:
-    """Pair lines as they are decided, from `workers` processes with per-pair limits."""
-    pool = _Pool(jobs, backend, cache, memory_gb, work)
+    """Pair lines as they are decided, from `workers` processes with per-pair limits.
+
+    Each worker holds its math to its share of the cores (at least one thread).
+    """
+    threads = max(1, (os.cpu_count() or 1) // max(1, workers))
+    pool = _Pool(jobs, backend, cache, memory_gb, work, threads)
     queue = deque(tasks)
     for _ in range(workers):
         pool.start()

@@ -21,6 +21,7 @@ from modelgif.digests import is_sha256
 from modelgif.errors import InputError
 from modelgif.fingerprint.record import Fingerprint
 from modelgif.verifiers.calibration import Calibration
+from modelgif.verifiers.output_kinds import ESTIMATOR_PATTERN
 from modelgif.verifiers.signed_file import read_signed, write_signed
 
 __all__ = ["CALIBRATION_SCHEMA", "PREDICATE_TYPE", "load_calibration", "save_calibration"]
@@ -77,8 +78,10 @@ def _check(data: dict[str, Any], fingerprint: Fingerprint, path: Path) -> dict[s
             or data["commitment"] != fingerprint.commitment):
         raise InputError(f"{path}: calibrated for another fingerprint")
     estimators, negatives = data["estimators"], data["negatives"]
-    if not isinstance(estimators, dict) or not estimators or not set(estimators) <= set(SKETCHES):
-        raise InputError(f"{path}: field 'estimators' must map {'/'.join(SKETCHES)} to nulls")
+    if not isinstance(estimators, dict) or not estimators or not all(
+            name in SKETCHES or ESTIMATOR_PATTERN.fullmatch(name) for name in estimators):
+        raise InputError(f"{path}: field 'estimators' must map {'/'.join(SKETCHES)} or "
+                         "probe:<kind>:<points> to nulls")
     if not isinstance(negatives, list) or not all(isinstance(n, str) and n for n in negatives):
         raise InputError(f"{path}: field 'negatives' must list the negatives' names")
     fitted: dict[str, Calibration] = {}

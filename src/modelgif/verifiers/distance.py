@@ -9,6 +9,7 @@ matrix and nobody without the key can predict where the models are probed.
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -53,13 +54,19 @@ def distance_matrix(
     if len(shapes) != 1:
         raise InputError(f"All models must take the same input shape; got {sorted(shapes)}.")
     digests = [m.digest for m in models]
-    context = hashlib.sha256("\n".join(sorted(digests)).encode()).digest()[:16]
-    spec = models[0].input_spec
-    ranges = [m.input_spec.value_range for m in models if m.input_spec.value_range]
+    declared = {m.input_spec.value_range for m in models if m.input_spec.value_range}
+    if input_range is None and len(declared) > 1:
+        raise InputError(f"The models declare different input ranges {sorted(declared)}; "
+                         "give the range to probe with --input-range=LOW,HIGH.")
+    value_range = input_range or (next(iter(declared)) if declared else None)
+    shape = tuple(d for d in models[0].input_spec.shape[1:] if d is not None)
+    pool_digest = None if pool is None else hashlib.sha256(pool.tobytes()).hexdigest()
+    context = hashlib.sha256(json.dumps(
+        {"purpose": "modelgif distance", "shape": shape, "range": value_range,
+         "pool": pool_digest}).encode()).digest()[:16]
     anchors = derive_anchors(
         derive_anchor_secret(private_key, context), anchor_config, pool=pool,
-        input_shape=tuple(d for d in spec.shape[1:] if d is not None),
-        value_range=input_range or (ranges[0] if ranges else None))
+        input_shape=shape, value_range=value_range)
     secret = sketch_secret(derive_anchor_key(private_key, context))
     config = field_config or FieldConfig()
     sketches = [compute_field(m, anchors, secret, config).sketch for m in models]

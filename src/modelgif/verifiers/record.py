@@ -32,8 +32,16 @@ from modelgif.verifiers.signed_file import read_signed, write_signed
 from modelgif.verifiers.verdict import DECISIONS
 
 __all__ = [
-    "KINDS", "PREDICATE_TYPE", "SCHEMA", "file_entry", "load_record", "make_record", "now_utc",
-    "record_subjects", "write_record",
+    "KINDS",
+    "PREDICATE_TYPE",
+    "SCHEMA",
+    "environment",
+    "file_entry",
+    "load_record",
+    "make_record",
+    "now_utc",
+    "record_subjects",
+    "write_record",
 ]  # fmt: skip
 
 SCHEMA = "modelgif.verdict-record/v1"

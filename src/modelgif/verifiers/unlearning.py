@@ -40,7 +40,8 @@ that only near-copies are caught. An unchanged field (mean similarity >= IDENTIC
 reference comes that close) is "not forgotten" whatever t says. Without references only one
 conclusion is safe: a field identical to the original's on the forget data means "not
 forgotten"; anything else is "inconclusive", because how far an honest retrain moves
-depends on the model and the data (METHOD.md, the reading of the reference's figure).
+depends on the model and the data (the paper's own unlearning figure shows distances of
+honest retrains spread over a range that differs per model and data set).
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """The derivative recipes: how a thief turns the owner's source model into a suspect.
 
-Why these, and why here: they are the attacks of the SAC / ModelGiF IP benchmark
-(shared/design/METHOD.md), each a small pure function from a parent model and the
-attacker's data to a new model, so the ground truth in the manifest is exactly the code that
+Why these, and why here: they are the attacks of the SAC / ModelGiF IP benchmark (Guan et
+al., NeurIPS 2022; Song et al., ICCV 2023), each a small pure function from a parent model and
+the attacker's data to a new model, so the ground truth in the manifest is exactly the code that
 made the model.
 
     torch parent ──finetune_all / finetune_last / fine_prune / transfer──> torch child

@@ -37,7 +37,13 @@ from modelgif.zoo.data import NUM_CLASSES, ZooData
 from modelgif.zoo.plan import Job, derive_seed
 from modelgif.zoo.training import Adversary, TrainConfig
 
-__all__ = ["Made", "build_runtime", "make_group", "num_classes"]
+__all__ = [
+    "Made",
+    "build_runtime",
+    "make_group",
+    "num_classes",
+    "write_atomic",
+]
 
 log = logging.getLogger(__name__)
 

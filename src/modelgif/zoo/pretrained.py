@@ -58,10 +58,13 @@ __all__ = [
     "PACKAGE",
     "WEIGHTS_SHA256",
     "DigitRecognizerCNN",
+    "Float16",
     "PretrainedModel",
+    "accuracy",
     "cached_pretrained",
     "digits_28",
     "load_source",
+    "weights_path",
 ]
 
 PACKAGE = "digit_recognizer"

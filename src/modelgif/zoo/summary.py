@@ -15,7 +15,13 @@ from statistics import fmean
 
 from modelgif.zoo.manifest import CATEGORIES, INDEPENDENT_CATEGORIES, ModelRecord, Zoo
 
-__all__ = ["CategoryRow", "category_rows", "markdown_table", "student_rows"]
+__all__ = [
+    "CategoryRow",
+    "StudentRow",
+    "category_rows",
+    "markdown_table",
+    "student_rows",
+]
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ one more direction, u_0 = anchor - baseline, gives the path derivative for the
 completeness check. So a point costs 2(k + 1) forward passes, all batched.
 
 The step is set in input units per coordinate: h = eps / rms(u), so every coordinate moves
-by about eps. FINDINGS.md: eps = 1e-3 x the input scale is right for float models (1e-2
+by about eps. Measured on the zoo: eps = 1e-3 x the input scale is right for float models (1e-2
 crosses ReLU kinks, 1e-4 hits float32 rounding); quantized models are piecewise constant and
 need eps around 0.1-0.3 x the scale, and are then comparable only with other models measured
 at the same eps. The eps is therefore part of the recorded estimator.
