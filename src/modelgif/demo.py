@@ -16,17 +16,14 @@ of the report names is copied into the demo folder, so those commands run as pri
 
 from __future__ import annotations
 
-import hashlib
-import json
 import shutil
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
-import torch
 from tqdm import tqdm
 
 from modelgif.crypto.keys import PrivateKey, generate_key, keyid, save_keypair
@@ -43,25 +40,23 @@ from modelgif.verifiers.ownership import (
 )
 from modelgif.verifiers.record import write_record
 from modelgif.verifiers.unlearning import audit_unlearning, unlearning_record
-from modelgif.zoo.architectures import build_architecture
-from modelgif.zoo.build import code_hash, library_versions
-from modelgif.zoo.cache import cached_folder, cached_small_zoo
+from modelgif.zoo.cache import cached_small_zoo
+from modelgif.zoo.demo_unlearning import (
+    CLAIMS,
+    FORGOTTEN_CLASS,
+    N_REFERENCES,
+    cached_unlearning_models,
+)
 from modelgif.zoo.manifest import ModelRecord, Zoo
-from modelgif.zoo.training import TrainConfig, train
-from modelgif.zoo.unlearners import unlearn
 
 __all__ = ["DemoResult", "run_demo"]
 
-FORGOTTEN_CLASS = 3
 # With 10 negatives, a 1 % rate at 95 % confidence needs a threshold 4.1 null sds out; the
 # demo states a 5 % target instead (2.9 sds). Real cases: more negatives, or a 1 % target.
 DEMO_FPR = 0.05
-N_REFERENCES = 10  # the unlearning benchmark's setting (BENCHMARKS.md)
-MAX_EPOCHS = 15  # the unlearning models' training budget (first run only; then cached)
 SUSPECT_CATEGORIES = ("finetune-a", "extract-l", "quantized")
 WHAT = {"finetune-a": "fine-tuned copy", "extract-l": "extracted from its labels",
         "quantized": "quantized copy", "independent": "held-out independent"}
-CLAIMS = ("retrain", "mask-logit")
 UNLEARNING = "unlearning"
 Step = Callable[[str], None]
 
@@ -188,57 +183,12 @@ def run_demo(folder: Path, step: Step = lambda _: None, zoo: Zoo | None = None,
     return DemoResult(folder, fingerprint_path, calibration_path, verdicts, report)
 
 
-def _unlearning_key(zoo: Zoo, source: ModelRecord) -> str:
-    """Everything that decides the bytes of the audit's models."""
-    sources = [Path(__file__).parent / "zoo" / name
-               for name in ("unlearners.py", "training.py", "architectures.py")]
-    return json.dumps({
-        "zoo": zoo.root.name, "zoo_code": code_hash(), "libraries": library_versions(),
-        "source": source.id, "forgotten_class": FORGOTTEN_CLASS, "references": N_REFERENCES,
-        "max_epochs": MAX_EPOCHS, "claims": CLAIMS,
-        "code": [hashlib.sha256(path.read_bytes()).hexdigest() for path in sources],
-        "demo": hashlib.sha256(Path(__file__).read_bytes()).hexdigest(),
-    }, sort_keys=True)
-
-
-def _train_unlearning(out: Path, zoo: Zoo, source: ModelRecord, bars: _Bars) -> None:
-    """Train the original, the references and the two claimed unlearnings into `out`."""
-    data = zoo.data(source.dataset)
-    x, y = data.owner.x, data.owner.y
-    forget = y == FORGOTTEN_CLASS
-    recipe = {f.name: source.recipe[f.name] for f in fields(TrainConfig)}
-    config = TrainConfig(**{**recipe, "epochs": min(int(recipe["epochs"]), MAX_EPOCHS)})
-    arch, dataset = source.architecture, source.dataset
-    example = torch.from_numpy(x[:2])
-
-    def save(name: str, module: torch.nn.Module) -> None:
-        normalize(module, example, input_range=data.input_range).save(out / f"{name}.onnx")
-
-    total = 1 + N_REFERENCES + len(CLAIMS)
-    with bars.bar("unlearning models trained (once)", total) as update:
-        original = build_architecture(dataset, arch, 10, 101)
-        train(original, x, y, config, 101)
-        save("original", original)
-        update(1, total)
-        for i in range(N_REFERENCES):
-            save(f"reference-{i}", unlearn("retrain", original, dataset, arch, x, y, forget,
-                                           config, 200 + i))
-            update(2 + i, total)
-        for j, method in enumerate(CLAIMS):
-            save(f"claimed-{method}", unlearn(method, original, dataset, arch, x, y, forget,
-                                              config, 300, forgotten_class=FORGOTTEN_CLASS))
-            update(2 + N_REFERENCES + j, total)
-    np.save(out / "forget.npy", x[forget])
-    np.save(out / "retain.npy", x[~forget])
-
-
 def _unlearning(folder: Path, zoo: Zoo, source: ModelRecord, key: PrivateKey,
                 step: Step, bars: _Bars) -> dict[str, tuple[Path, str]]:
     """Audit an honest and a cheating claim against references retrained without the class."""
     step(f"the unlearning models: an original, {N_REFERENCES} references retrained without "
          f"class {FORGOTTEN_CLASS}, two claims (trained once, then cached)")
-    cached = cached_folder("demo-unlearning", _unlearning_key(zoo, source),
-                           lambda out: _train_unlearning(out, zoo, source, bars))
+    cached = cached_unlearning_models(zoo, source, bars.bar)
     here = folder / UNLEARNING
     here.mkdir(exist_ok=True)
     for path in sorted(cached.iterdir()):
