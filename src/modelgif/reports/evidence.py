@@ -48,8 +48,8 @@ from modelgif.verifiers.record import environment, load_record, now_utc
 from modelgif.verifiers.verdict import LIMITATIONS as OWNERSHIP_LIMITATIONS
 
 __all__ = [
-    "BUNDLE_FILES", "PREDICATE_TYPE", "ReportBundle", "build_statement", "verify_bundle",
-    "write_report",
+    "BUNDLE_FILES", "PREDICATE_TYPE", "ReportBundle", "add_renderings", "build_statement",
+    "verify_bundle", "write_report",
 ]  # fmt: skip
 
 PREDICATE_TYPE = "https://modelgif.dev/evidence/v1"

@@ -55,7 +55,7 @@ RC: dict[str, Any] = {
 }
 
 
-def colour(decision: str) -> str:
+def _colour(decision: str) -> str:
     return COLORS.get(decision, POPULATION)
 
 
@@ -163,7 +163,7 @@ def null_and_calibration(finding: dict[str, Any], salt: str) -> str:
         for axis in (top, bottom):
             axis.axvline(threshold, color=THRESHOLD, linestyle="--", linewidth=1.4)
             axis.set_xlim(low, high)
-        suspect_colour = colour(decision)
+        suspect_colour = _colour(decision)
         shown_p = min(max(p_value, floor), 1.0)
         if off_scale:
             right = statistic > high
@@ -216,9 +216,9 @@ def anchors(finding: dict[str, Any], salt: str) -> str:
         bins = 24
         width = (high - low) / bins or 1.0
         edges = [low + width * i for i in range(bins + 1)]
-        axis.hist(values, bins=edges, color=colour(decision), alpha=0.75,
+        axis.hist(values, bins=edges, color=_colour(decision), alpha=0.75,
                   edgecolor="white")
-        handles: list[Any] = [Patch(color=colour(decision), alpha=0.75,
+        handles: list[Any] = [Patch(color=_colour(decision), alpha=0.75,
                                     label=f"the suspect's {len(values)} anchors")]
         if standardised:
             xs = [low + (high - low) * i / 200 for i in range(201)]
@@ -249,7 +249,7 @@ def distances(rows: Sequence[tuple[str, float, str]], salt: str) -> str:
         names = [name if len(name) <= 36 else name[:33] + "..." for name, _, _ in rows]
         values = [value for _, value, _ in rows]
         positions = list(range(len(rows)))[::-1]
-        axis.barh(positions, values, color=[colour(d) for _, _, d in rows], height=0.6)
+        axis.barh(positions, values, color=[_colour(d) for _, _, d in rows], height=0.6)
         top = max([*values, 1e-9])
         for y, value in zip(positions, values, strict=True):
             axis.text(value + top * 0.01, y, f"{value:.3f}", va="center", fontsize=9)
@@ -258,7 +258,7 @@ def distances(rows: Sequence[tuple[str, float, str]], salt: str) -> str:
         axis.set_xlabel("mean cosine distance to the owner's field (0 = same, 1 = unrelated)")
         axis.grid(axis="y", visible=False)
         decisions = sorted({d for _, _, d in rows})
-        _legend_below(figure, [Patch(color=colour(d), label=d) for d in decisions],
+        _legend_below(figure, [Patch(color=_colour(d), label=d) for d in decisions],
                       len(decisions))
         return _svg(figure, "Field distance of every compared model to the owner's")
 
@@ -279,8 +279,8 @@ def unlearning(finding: dict[str, Any], salt: str) -> str:
         references = [[1.0 - float(s) for s in refs] for _, _, refs in groups]
         top = max([*values, *(v for refs in references for v in refs), 1e-6])
         for index, (value, refs) in enumerate(zip(values, references, strict=True)):
-            axis.bar(index - 0.2, value, width=0.32, color=colour(decision),
-                     edgecolor=colour(decision), linewidth=2.0)
+            axis.bar(index - 0.2, value, width=0.32, color=_colour(decision),
+                     edgecolor=_colour(decision), linewidth=2.0)
             axis.text(index - 0.2, value + top * 0.02, f"{value:.3f}", ha="center",
                       va="bottom", fontsize=9)
             if refs:
@@ -297,7 +297,7 @@ def unlearning(finding: dict[str, Any], salt: str) -> str:
         axis.set_ylim(0.0, top * 1.2)
         axis.set_ylabel("field distance to the original\n(1 − mean cosine similarity)")
         axis.grid(axis="x", visible=False)
-        handles: list[Any] = [Patch(color=colour(decision),
+        handles: list[Any] = [Patch(color=_colour(decision),
                                     label=f"claimed model (verdict: {decision})")]
         n_refs = max((len(r) for r in references), default=0)
         if n_refs:
