@@ -3,27 +3,35 @@
     small zoo (cached) ──> owner key ──> fingerprint of a source model (secret anchors from
     the owner's own data) ──> calibration on half of the independent models ──> verdicts for
     a fine-tune, an extraction, a quantized copy and a HELD-OUT independent ──> an unlearning
-    audit of an honest retrain and of a logit-masking cheat ──> signed evidence + report.html
+    audit of an honest retrain and of a logit-masking cheat ──> signed evidence, report.html
+    (and report.pdf when Chromium is installed)
 
 The evaluation independent is never one of the calibration negatives (scoring a negative
-against a null that contains it is the leak that inflated the published ModelGiF table);
-the audit's reference models are trained here, without the forgotten class.
+against a null that contains it is the leak that inflated the published ModelGiF table).
+The audit's models (an original, ten references retrained without the forgotten class, and
+the two claimed unlearnings) are trained once and kept in the zoo cache, keyed by
+everything that decides their bytes; later runs copy them. Every file a reproduce command
+of the report names is copied into the demo folder, so those commands run as printed there.
 """
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Callable
-from dataclasses import dataclass, fields, replace
+import shutil
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
-import torch
+from tqdm import tqdm
 
 from modelgif.crypto.keys import PrivateKey, generate_key, keyid, save_keypair
+from modelgif.digests import external_data_digests
 from modelgif.fingerprint.create import OWNERSHIP_ANCHORS, create_fingerprint, open_secrets
 from modelgif.fingerprint.normalize import NormalizedModel, normalize
 from modelgif.reports.evidence import ReportBundle, write_report
+from modelgif.reports.pdf import find_chromium
 from modelgif.verifiers.ownership import (
     calibrate,
     ownership_record,
@@ -32,23 +40,24 @@ from modelgif.verifiers.ownership import (
 )
 from modelgif.verifiers.record import write_record
 from modelgif.verifiers.unlearning import audit_unlearning, unlearning_record
-from modelgif.zoo.architectures import build_architecture
 from modelgif.zoo.cache import cached_small_zoo
+from modelgif.zoo.demo_unlearning import (
+    CLAIMS,
+    FORGOTTEN_CLASS,
+    N_REFERENCES,
+    cached_unlearning_models,
+)
 from modelgif.zoo.manifest import ModelRecord, Zoo
-from modelgif.zoo.training import TrainConfig, train
-from modelgif.zoo.unlearners import unlearn
 
 __all__ = ["DemoResult", "run_demo"]
 
-log = logging.getLogger(__name__)
-
-FORGOTTEN_CLASS = 3
 # With 10 negatives, a 1 % rate at 95 % confidence needs a threshold 4.1 null sds out; the
 # demo states a 5 % target instead (2.9 sds). Real cases: more negatives, or a 1 % target.
 DEMO_FPR = 0.05
-N_REFERENCES = 10  # the unlearning benchmark's setting (BENCHMARKS.md)
-MAX_EPOCHS = 15  # the unlearning models are trained during the demo: keep it a few minutes
 SUSPECT_CATEGORIES = ("finetune-a", "extract-l", "quantized")
+WHAT = {"finetune-a": "fine-tuned copy", "extract-l": "extracted from its labels",
+        "quantized": "quantized copy", "independent": "held-out independent"}
+UNLEARNING = "unlearning"
 Step = Callable[[str], None]
 
 
@@ -63,15 +72,56 @@ class DemoResult:
     report: ReportBundle
 
 
+class _Bars:
+    """tqdm bars on stderr for the slow steps, or nothing (tests, --json consumers)."""
+
+    def __init__(self, show: bool) -> None:
+        self.show = show
+
+    @contextmanager
+    def bar(self, label: str, total: int | None) -> Iterator[Callable[[int, int], None]]:
+        with tqdm(total=total, desc=label, file=sys.stderr, disable=not self.show,
+                  unit="", leave=True, dynamic_ncols=True) as bar:
+            def update(done: int, total_now: int) -> None:
+                if bar.total != total_now:
+                    bar.total = total_now
+                bar.n = done
+                bar.refresh()
+            yield update
+
+
 def _pick(zoo: Zoo, source: ModelRecord, category: str) -> ModelRecord:
     return next(m for m in zoo.derived_from(source.id) if m.category == category)
 
 
-def run_demo(folder: Path, step: Step = lambda _: None, zoo: Zoo | None = None) -> DemoResult:
-    """Run the whole workflow into `folder` (created; files the demo owns are replaced)."""
+def _copy_model(path: Path, folder: Path) -> Path:
+    """The model file and its external-data files, copied into `folder`."""
+    target = folder / path.name
+    shutil.copyfile(path, target)
+    for name, _ in external_data_digests(path):
+        shutil.copyfile(path.parent / name, folder / name)
+    return target
+
+
+def run_demo(folder: Path, step: Step = lambda _: None, zoo: Zoo | None = None,
+             show_progress: bool = False, pdf: bool | None = None,
+             unlearning: bool = True) -> DemoResult:
+    """Run the whole workflow into `folder` (created; files the demo owns are replaced).
+
+    `pdf`: write report.pdf (None: when Chromium is installed). `unlearning=False` leaves
+    out the audits (the ownership half alone, for a quicker end-to-end test).
+    """
     folder.mkdir(parents=True, exist_ok=True)
-    step("building or reusing the small zoo")
-    zoo = zoo or cached_small_zoo()
+    bars = _Bars(show_progress)
+    step("building or reusing the small zoo (built once, then cached)")
+    if zoo is None:
+        with bars.bar("zoo models built", None) as update:
+            count = [0]
+
+            def built(_: str) -> None:
+                count[0] += 1
+                update(count[0], count[0])
+            zoo = cached_small_zoo(progress=built)
     source = zoo.sources()[0]
     data = zoo.data(source.dataset)
     for name in ("owner.key", "owner.pub"):
@@ -83,93 +133,96 @@ def run_demo(folder: Path, step: Step = lambda _: None, zoo: Zoo | None = None) 
 
     step(f"fingerprinting source model {source.id}")
     fingerprint_path = folder / "owner.mgf"
-    fingerprint = create_fingerprint(zoo.path(source), key, fingerprint_path, pool=pool,
-                                     anchor_config=replace(OWNERSHIP_ANCHORS, n_anchors=64),
-                                     overwrite=True)
+    with bars.bar("fingerprint anchors", None) as update:
+        fingerprint = create_fingerprint(zoo.path(source), key, fingerprint_path, pool=pool,
+                                         anchor_config=replace(OWNERSHIP_ANCHORS, n_anchors=64),
+                                         overwrite=True, progress=update)
     secrets = open_secrets(fingerprint, key)
     independents = zoo.independents(source.dataset)
     held_out, negatives = independents[0], independents[1:]
     step(f"calibrating on {len(negatives)} independent models (1 more held out), "
          f"target false-positive rate {DEMO_FPR:.0%}")
-    fitted = calibrate(fingerprint, secrets, [zoo.path(m) for m in negatives],
-                       target_fpr=DEMO_FPR)
+    with bars.bar("calibration negatives", len(negatives)) as update:
+        fitted = calibrate(fingerprint, secrets, [zoo.path(m) for m in negatives],
+                           target_fpr=DEMO_FPR, progress=update)
     calibration_path = folder / "calibration.json"
     save_calibration(calibration_path, fingerprint, fitted, [m.id for m in negatives], key,
                      force=True)
 
     verdicts: dict[str, tuple[Path, str]] = {}
     suspects = [_pick(zoo, source, c) for c in SUSPECT_CATEGORIES] + [held_out]
-    for suspect in suspects:
-        step(f"verifying {suspect.id} ({suspect.category})")
-        path = zoo.path(suspect)
-        model = normalize(path)
-        verdict, comparison = verify_suspect(fingerprint, secrets, model, fitted)
-        record = ownership_record(fingerprint_path, fingerprint, path, model, verdict,
-                                  comparison, keyid(key), f"modelgif verify owner.mgf "
-                                  f"{path.name} --key owner.key --calibration calibration.json",
-                                  calibration_path, fitted)
-        out = write_record(folder / f"verdict-{suspect.category}.json", record, key, force=True)
-        verdicts[f"{suspect.id} ({suspect.category})"] = (out, verdict.decision)
+    step("verifying 3 derived suspects and the held-out independent")
+    with bars.bar("suspects verified", len(suspects)) as update:
+        for done, suspect in enumerate(suspects):
+            path = _copy_model(zoo.path(suspect), folder)
+            model = normalize(path)
+            verdict, comparison = verify_suspect(fingerprint, secrets, model, fitted)
+            record = ownership_record(
+                fingerprint_path, fingerprint, path, model, verdict, comparison, keyid(key),
+                f"modelgif verify owner.mgf {path.name} --key owner.key "
+                f"--calibration calibration.json", calibration_path, fitted)
+            out = write_record(folder / f"verdict-{suspect.category}.json", record, key,
+                               force=True)
+            what = WHAT.get(suspect.category, suspect.category)
+            verdicts[f"{suspect.id} ({what})"] = (out, verdict.decision)
+            update(done + 1, len(suspects))
 
-    verdicts.update(_unlearning(folder, zoo, source, key, step))
-    step("writing the signed evidence and the HTML report")
+    if unlearning:
+        verdicts.update(_unlearning(folder, zoo, source, key, step, bars))
+    with_pdf = find_chromium() is not None if pdf is None else pdf
+    step("writing the signed evidence and the report" + (" (HTML and PDF)" if with_pdf
+                                                           else " (HTML)"))
     report = write_report([p for p, _ in verdicts.values()], key, folder / "report",
                           case_id="demo", title="modelgif demo: ownership and unlearning",
                           scope=f"Suspects derived (or not) from {source.id}, calibrated "
                           f"on {len(negatives)} independent models at a {DEMO_FPR:.0%} target "
-                          f"false-positive rate, and two claims that class "
-                          f"{FORGOTTEN_CLASS} was unlearned.", force=True)
+                          f"false-positive rate" + (f", and two claims that class "
+                          f"{FORGOTTEN_CLASS} was unlearned." if unlearning else "."),
+                          force=True, pdf=with_pdf,
+                          verify_command="modelgif report verify report --pub owner.pub")
     return DemoResult(folder, fingerprint_path, calibration_path, verdicts, report)
 
 
 def _unlearning(folder: Path, zoo: Zoo, source: ModelRecord, key: PrivateKey,
-                step: Step) -> dict[str, tuple[Path, str]]:
-    """Train an original and retrained references; audit an honest and a cheating claim."""
-    data = zoo.data(source.dataset)
-    x, y = data.owner.x, data.owner.y
-    forget = y == FORGOTTEN_CLASS
-    recipe = {f.name: source.recipe[f.name] for f in fields(TrainConfig)}
-    config = TrainConfig(**{**recipe, "epochs": min(int(recipe["epochs"]), MAX_EPOCHS)})
-    arch, dataset = source.architecture, source.dataset
-    step(f"training an original and {N_REFERENCES} references without class "
-         f"{FORGOTTEN_CLASS}")
-    original = build_architecture(dataset, arch, 10, 101)
-    train(original, x, y, config, 101)
-    example = torch.from_numpy(x[:2])
+                step: Step, bars: _Bars) -> dict[str, tuple[Path, str]]:
+    """Audit an honest and a cheating claim against references retrained without the class."""
+    step(f"the unlearning models: an original, {N_REFERENCES} references retrained without "
+         f"class {FORGOTTEN_CLASS}, two claims (trained once, then cached)")
+    cached = cached_unlearning_models(zoo, source, bars.bar)
+    here = folder / UNLEARNING
+    here.mkdir(exist_ok=True)
+    for path in sorted(cached.iterdir()):
+        if path.suffix in (".onnx", ".npy"):
+            shutil.copyfile(path, here / path.name)
 
-    def saved(name: str, module: torch.nn.Module) -> tuple[Path, NormalizedModel]:
-        model = normalize(module, example, input_range=data.input_range)
-        return model.save(folder / "unlearning" / f"{name}.onnx"), model
+    def load(name: str) -> tuple[Path, NormalizedModel]:
+        return here / f"{name}.onnx", normalize(here / f"{name}.onnx")
 
-    original_path, original_model = saved("original", original)
-    references = [saved(f"reference-{i}", unlearn("retrain", original, dataset, arch, x, y,
-                                                  forget, config, 200 + i))
-                  for i in range(N_REFERENCES)]
-    np.save(folder / "unlearning" / "forget.npy", x[forget])
-    np.save(folder / "unlearning" / "retain.npy", x[~forget])
+    original_path, original_model = load("original")
+    references = [load(f"reference-{i}") for i in range(N_REFERENCES)]
+    forget, retain = np.load(here / "forget.npy"), np.load(here / "retain.npy")
     results: dict[str, tuple[Path, str]] = {}
-    for method in ("retrain", "mask-logit"):
-        step(f"auditing an unlearning claim made by '{method}'")
-        claimed_path, claimed = saved(f"claimed-{method}", unlearn(
-            method, original, dataset, arch, x, y, forget, config, 300,
-            forgotten_class=FORGOTTEN_CLASS))
-        verdict = audit_unlearning(original_model, claimed, x[forget], key,
-                                   retain=x[~forget],
-                                   references=[m for _, m in references])
-        models = [("original", original_path, original_model),
-                  ("unlearned", claimed_path, claimed),
-                  *(("reference", p, m) for p, m in references)]
-        record = unlearning_record(
-            verdict, models,
-            [("forget set", folder / "unlearning" / "forget.npy"),
-             ("retain set", folder / "unlearning" / "retain.npy")],
-            {"anchors": 64, "target_fpr": 0.01, "references": N_REFERENCES,
-             "target": "paired classes (the claimed model's top-1)"},
-            keyid(key),
-            f"modelgif audit-unlearning --original original.onnx --unlearned "
-            f"claimed-{method}.onnx --forget forget.npy --retain retain.npy --reference "
-            f"reference-*.onnx --key owner.key")
-        out = write_record(folder / f"verdict-unlearning-{method}.json", record, key,
-                           force=True)
-        results[f"unlearning claim ({method})"] = (out, verdict.decision)
+    with bars.bar("unlearning claims audited", len(CLAIMS)) as update:
+        for done, method in enumerate(CLAIMS):
+            step(f"auditing an unlearning claim made by '{method}'")
+            claimed_path, claimed = load(f"claimed-{method}")
+            verdict = audit_unlearning(original_model, claimed, forget, key, retain=retain,
+                                       references=[m for _, m in references])
+            models = [("original", original_path, original_model),
+                      ("unlearned", claimed_path, claimed),
+                      *(("reference", p, m) for p, m in references)]
+            record = unlearning_record(
+                verdict, models,
+                [("forget set", here / "forget.npy"), ("retain set", here / "retain.npy")],
+                {"anchors": 64, "target_fpr": 0.01, "references": N_REFERENCES,
+                 "target": "paired classes (the claimed model's top-1)"},
+                keyid(key),
+                f"modelgif audit-unlearning --original {UNLEARNING}/original.onnx "
+                f"--unlearned {UNLEARNING}/claimed-{method}.onnx --forget "
+                f"{UNLEARNING}/forget.npy --retain {UNLEARNING}/retain.npy --reference "
+                f"{UNLEARNING}/reference-*.onnx --key owner.key")
+            out = write_record(folder / f"verdict-unlearning-{method}.json", record, key,
+                               force=True)
+            results[f"unlearning claim ({method})"] = (out, verdict.decision)
+            update(done + 1, len(CLAIMS))
     return results

@@ -4,25 +4,44 @@ from __future__ import annotations
 
 import base64
 import json
+import os
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import onnx
 import pytest
-from tests.reports.conftest import write_verdict
+from tests.reports.conftest import (
+    COMMITMENT,
+    simulated_cosines,
+    write_unlearning_verdict,
+    write_verdict,
+)
 
 from model_factory import make_model
 from modelgif.cli import main
 from modelgif.crypto.keys import PrivateKey, generate_key, save_keypair
-from modelgif.crypto.signing import canonical_json, verify_envelope
-from modelgif.errors import IntegrityError
+from modelgif.crypto.signing import canonical_json, sign_statement, verify_envelope
+from modelgif.errors import InputError, IntegrityError
 from modelgif.fingerprint.export import export_torch
 from modelgif.fingerprint.normalize import normalize
-from modelgif.reports.evidence import PREDICATE_TYPE, verify_bundle, write_report
+from modelgif.reports import evidence
+from modelgif.reports.evidence import (
+    PREDICATE_TYPE,
+    build_statement,
+    verify_bundle,
+    write_report,
+)
+from modelgif.reports.explain import negatives_needed
+from modelgif.reports.html import render_html
 from modelgif.verifiers.record import PREDICATE_TYPE as RECORD_PREDICATE
-from modelgif.verifiers.record import file_entry, record_subjects, write_record
+from modelgif.verifiers.record import file_entry, make_record, record_subjects, write_record
 from modelgif.verifiers.signed_file import write_signed
+from modelgif.verifiers.statistics import clopper_pearson_upper
+from modelgif.verifiers.verdict import compute_verdict
 
 
 def test_bundle_verifies_and_holds_the_evidence(
@@ -190,3 +209,130 @@ def test_a_swapped_external_data_file_fails_report_verify(
     data.write_bytes(bytes(swapped))
     assert main(check) == 2
     assert "integrity" in capsys.readouterr().err
+
+
+def test_a_bundle_verifies_after_the_renderer_changes(
+    verdict_files: list[Path], owner_key, tmp_path: Path,  # type: ignore[no-untyped-def]
+    monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The page is checked as written (its signed sha256), not re-rendered: a later
+    modelgif whose page looks different still verifies an old bundle; an edit does not."""
+    bundle = write_report(verdict_files, owner_key, tmp_path / "old")
+    written = bundle.html.read_bytes()
+    monkeypatch.setattr(evidence, "render_html",
+                        lambda statement: "<!DOCTYPE html><p>a new style</p>\n")
+    newer = write_report(verdict_files, owner_key, tmp_path / "new")
+    assert newer.html.read_bytes() != written  # the patched renderer is the one in use
+    summary = verify_bundle(bundle.folder, owner_key.public_key())
+    assert summary["report_html"] == "matches the signed sha256"
+    assert "report_pdf" not in summary
+    bundle.html.write_bytes(written.replace(b"DERIVED", b"INDEPENDENT", 1))
+    with pytest.raises(IntegrityError):
+        verify_bundle(bundle.folder, owner_key.public_key())
+    bundle.html.write_bytes(written)
+    (bundle.folder / "report.pdf").write_bytes(b"%PDF-1.4 a page nobody signed\n")
+    with pytest.raises(IntegrityError):
+        verify_bundle(bundle.folder, owner_key.public_key())
+
+
+def test_a_bundle_without_signed_page_hashes_is_refused(
+    verdict_files: list[Path], owner_key, tmp_path: Path  # type: ignore[no-untyped-def]
+) -> None:
+    """A bundle whose statement signs no page hash (an older format) is named, not trusted."""
+    statement = build_statement(verdict_files, owner_key, "c", "t", "s")
+    folder = tmp_path / "older"
+    folder.mkdir()
+    (folder / "evidence.json").write_bytes(canonical_json(statement))
+    (folder / "evidence.sig.json").write_text(json.dumps(sign_statement(statement, owner_key)))
+    (folder / "report.html").write_text("<html>unsigned</html>")
+    with pytest.raises(InputError, match=r"does not sign its report\.html"):
+        verify_bundle(folder, owner_key.public_key())
+
+
+def test_pdf_without_chromium_is_one_line_naming_the_package(
+    verdict_files: list[Path], owner_key, tmp_path: Path,  # type: ignore[no-untyped-def]
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MODELGIF_CHROMIUM", "no-such-chromium-here")
+    save_keypair(owner_key, tmp_path / "k")
+    code = main(["report", *map(str, verdict_files), "--key", str(tmp_path / "k.key"),
+                 "-o", str(tmp_path / "case"), "--pdf"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "apt-get install chromium" in err, err
+    assert not (tmp_path / "case").exists()
+
+
+def test_the_words_of_the_report(verdict_files: list[Path], owner_key,  # type: ignore[no-untyped-def]
+                                 tmp_path: Path) -> None:
+    """Each finding in words, the caveat once with the negatives it would take, a glossary,
+    each method setting once, no repeated custody entry, unlearning in its own words."""
+    extra = [write_verdict(tmp_path, "near$x^{2", 0.012, 3, owner_key),  # "$" is not TeX
+             write_unlearning_verdict(tmp_path, "masked", True, 4, owner_key)]
+    bundle = write_report([*verdict_files, *extra], owner_key, tmp_path / "report")
+    page = bundle.html.read_text()
+    statement = json.loads(bundle.evidence.read_text())
+    predicate = statement["predicate"]
+    decisions = [f["verdict"]["decision"] for f in predicate["findings"]]
+    assert decisions == ["derived", "independent", "inconclusive", "not forgotten"]
+    calibration = predicate["findings"][0]["calibration"]
+    needed = negatives_needed(calibration["target_fpr"], calibration["confidence"])
+    assert clopper_pearson_upper(0, needed, calibration["confidence"]) <= 0.01
+    assert clopper_pearson_upper(0, needed - 1, calibration["confidence"]) > 0.01
+    assert needed == 299  # 1 - 0.05 ** (1 / M) <= 1 %
+    calibrations = {json.dumps(f["calibration"], sort_keys=True)
+                    for f in predicate["findings"] if f["kind"] == "ownership"}
+    assert len(calibrations) == 3  # each simulated verdict was calibrated on its own null
+    assert page.count(f"at least {needed} negatives") == 3  # the caveat once per calibration
+    assert page.count("Gaussian bound") >= 1 and "without the Gaussian" not in page
+    assert "Glossary" in page and "distribution-free bound" in page
+    custody = [json.dumps(c, sort_keys=True) for c in predicate["custody"]]
+    assert len(custody) == len(set(custody))
+    assert page.count("<td>anchor_commitment</td>") == 1  # one row: same value for 1-3
+    assert page.count("<td>findings 1, 2, 3</td>") >= 1
+    assert "Calibrated on M=" not in page  # the per-verdict restatement of the bounds
+    unlearning = [x for x in predicate["limitations"] if "forgotten" in x]
+    assert unlearning and not any("'derived' means closer" in x
+                                  for x in predicate["limitations"])
+    assert "What it does not show" in page and "not above the threshold" in page
+    assert "<script" not in page.lower() and "svg.fig" in page
+    assert ">near$x^{2.onnx</text>" in page  # the distances chart's label, as written
+
+
+def test_the_page_is_byte_deterministic(
+    verdict_files: list[Path], owner_key, tmp_path: Path  # type: ignore[no-untyped-def]
+) -> None:
+    """The same evidence renders to the same bytes, here and in a fresh interpreter
+    (fixed fonts, fixed SVG id salt, no dates in the figures)."""
+    statement = build_statement(verdict_files, owner_key, "c", "t", "s",
+                                created_at="2026-12-01T00:00:00Z")
+    page = render_html(statement)
+    assert page == render_html(statement)
+    (tmp_path / "statement.json").write_text(json.dumps(statement))
+    script = ("import json,sys; from modelgif.reports.html import render_html; "
+              "sys.stdout.write(render_html(json.load(open(sys.argv[1]))))")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    fresh = subprocess.run([sys.executable, "-c", script, str(tmp_path / "statement.json")],
+                           capture_output=True, text=True, check=True, timeout=120, env=env)
+    assert fresh.stdout == page
+    assert "<dc:date>" not in page and "<?xml" not in page and page.count("<svg") >= 4
+
+
+def test_an_uncalibrated_verdict_is_explained_and_drawn(
+    owner_key, tmp_path: Path  # type: ignore[no-untyped-def]
+) -> None:
+    rng = np.random.default_rng(7)
+    suspect = tmp_path / "raw.onnx"
+    suspect.write_bytes(rng.bytes(64))
+    verdict = compute_verdict(simulated_cosines(rng, 0.1), None,
+                              compared={"owner": f"sha256:{1:064x}",
+                                        "suspect": f"sha256:{2:064x}",
+                                        "fingerprint_commitment": COMMITMENT})
+    record = make_record("ownership", verdict.to_dict(),
+                         [{"role": "suspect", "name": suspect.name, "sha256": "cd" * 32}],
+                         {"anchors": 32, "anchor_commitment": COMMITMENT,
+                          "fingerprint_id": "0f" * 16}, [],
+                         "modelgif verify owner.mgf raw.onnx --key k")
+    path = write_record(tmp_path / "raw.verdict.json", record, owner_key)
+    page = write_report([path], owner_key, tmp_path / "case").html.read_text()
+    assert "No independent models were given" in page and "INCONCLUSIVE" in page
+    assert "cosine similarity per anchor (uncalibrated)" in page

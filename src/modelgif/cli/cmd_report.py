@@ -23,6 +23,7 @@ __all__ = ["register", "run"]
 EPILOG = """\
 examples:
   modelgif report fine-tune.json extraction.json --key owner.key -o case-17/
+  modelgif report fine-tune.json --key owner.key -o case-17/ --pdf   # also report.pdf
   modelgif report fine-tune.json --key expert.key --pub owner.pub -o case-17/ --force
   modelgif report verify case-17/ --pub owner.pub
   modelgif report verify case-17/ --pub owner.pub --files suspect.onnx fine-tune.json
@@ -30,13 +31,15 @@ examples:
       --files model.mgf suspect.onnx           # re-compute the numbers, no private key
 
 Writes DIR/evidence.json (canonical JSON: the signed source of truth), DIR/evidence.sig.json
-(its DSSE envelope) and DIR/report.html (one offline page rendered from evidence.json: no
-script, no network request). Every verdict file must be signed (by --key, or by the key
-given with --pub) and well formed; an edited or foreign one is refused. An existing DIR is
-replaced, whole, only with --force. `report verify` checks the signature, that
-evidence.json is exactly what was signed, that report.html is exactly its rendering, and
-re-hashes any files given with --files (and the external-data files of the models among
-them). Exit 0 when everything verifies, 2 otherwise.
+(its DSSE envelope) and DIR/report.html (one offline page: no script, no network request);
+with --pdf also DIR/report.pdf, the same page printed by Chromium (Debian package
+`chromium`). The sha256 of report.html and report.pdf are signed in evidence.json. Every
+verdict file must be signed (by --key, or by the key given with --pub) and well formed; an
+edited or foreign one is refused. An existing DIR is replaced, whole, only with --force.
+`report verify` checks the signature, that evidence.json is exactly what was signed, that
+report.html and report.pdf are the files whose sha256 was signed, and re-hashes any files
+given with --files (and the external-data files of the models among them). Exit 0 when
+everything verifies, 2 otherwise.
 """
 
 
@@ -66,6 +69,8 @@ def register(sub: Any) -> None:
     parser.add_argument("--reveal", type=Path, metavar="FILE.reveal",
                         help="(verify) re-compute every ownership statistic from --files "
                         "(fingerprint and suspects) with this reveal, not the private key")
+    parser.add_argument("--pdf", action="store_true", help="also write report.pdf (the same "
+                        "page printed by Chromium; Debian: apt-get install chromium)")
     parser.add_argument("--json", action="store_true", help="print JSON on stdout")
     parser.set_defaults(func=run)
 
@@ -81,10 +86,14 @@ def run(args: argparse.Namespace) -> int:
     verdicts = expand_scan_files([Path(p) for p in args.items], args.output, key, args.force)
     bundle = write_report(verdicts, key, args.output,
                           case_id=args.case_id, title=args.title, scope=args.scope,
-                          verdict_key=verdict_key, force=args.force)
+                          verdict_key=verdict_key, force=args.force, pdf=args.pdf)
     paths = {"evidence": str(bundle.evidence), "signature": str(bundle.signature),
              "html": str(bundle.html)}
-    emit(paths, args.json, f"report written: {bundle.html}\nevidence:       {bundle.evidence}")
+    text = f"report written: {bundle.html}\nevidence:       {bundle.evidence}"
+    if bundle.pdf is not None:
+        paths["pdf"] = str(bundle.pdf)
+        text += f"\npdf:            {bundle.pdf}"
+    emit(paths, args.json, text)
     return 0
 
 
@@ -108,7 +117,10 @@ def _verify(args: argparse.Namespace) -> int:
             raise InputError("The recomputed numbers do not match the report.")
     decisions = ", ".join(f"{k}: {v}" for k, v in summary["decisions"].items())
     recomputed = len(summary.get("recomputed", []))
+    pages = " and ".join(n for n in ("report.html", "report.pdf")
+                         if n.replace(".", "_") in summary)
     emit(summary, args.json, f"report verified (signed by {summary['signed_by'][:16]}); "
+         f"{pages} as signed; "
          f"{len(summary['files_rehashed'])} file(s) re-hashed; {recomputed} verdict(s) "
          f"recomputed and matching; {decisions}")
     return 0

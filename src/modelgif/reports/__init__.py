@@ -1,11 +1,13 @@
-"""modelgif.reports: verdict records -> signed evidence bundle -> offline report.html.
+"""modelgif.reports: verdict records -> signed evidence bundle -> offline report.html (+ PDF).
 
     VERDICT.json ... ──evidence.build_statement──> in-toto statement (the evidence)
-        evidence.json       canonical JSON of the statement: the source of truth
+        report.html         html.render_html(statement): one file, no script, no network;
+                            words from explain, inline SVG figures from figures
+        report.pdf          (optional) pdf.print_pdf: the same page printed by Chromium
+        evidence.json       canonical JSON of the statement, with the pages' sha256 signed in
         evidence.sig.json   DSSE envelope whose payload is exactly evidence.json
-        report.html         html.render_html(statement): one file, no script, no network
-    evidence.verify_bundle: signature + byte equality of evidence.json and report.html +
-                            re-hash of any evidence file at hand
+    evidence.verify_bundle: signature + byte equality of evidence.json + the signed sha256
+                            of report.html / report.pdf + re-hash of any evidence file at hand
 """
 
 from modelgif.reports.evidence import ReportBundle, build_statement, verify_bundle, write_report

@@ -1,26 +1,32 @@
 """Verdict records -> a signed evidence bundle, and the check of one.
 
     VERDICT.json ... ──build_statement──> in-toto Statement (predicate: the evidence)
+        ──render_html────> report.html             rendered from the evidence
+        ──print_pdf──────> report.pdf              (with --pdf) the same page, by Chromium
+        the sha256 of report.html (and report.pdf) added to the statement ("renderings")
         ──canonical JSON──> evidence.json          the source of truth, human-readable JSON
         ──DSSE sign──────> evidence.sig.json       detached envelope; its payload IS evidence.json
-        ──render_html────> report.html             rendered from evidence.json only
 
 Why a detached envelope: evidence.json stays readable JSON that a person can open, while the
 envelope (the same DSSE as fingerprints, checkable by generic DSSE tools) carries exactly its
-bytes. `verify_bundle` checks the signature, that evidence.json is byte for byte the signed
-payload, that report.html is byte for byte what the statement renders to, and, for every
-listed file found at hand, its sha256 and those of the external-data files beside it. Any
-mismatch is one opaque IntegrityError.
+bytes. Why the pages are signed by their hash and not re-rendered: a report must still
+verify after modelgif's page style changes, and a PDF is not reproducible byte for byte at
+all. `verify_bundle` checks the signature, that evidence.json is byte for byte the signed
+payload, that report.html and report.pdf are the files whose sha256 was signed, and, for
+every listed file found at hand, its sha256 and those of the external-data files beside it.
+Any mismatch is one opaque IntegrityError.
 
 Nothing is signed on a verdict file's word: each must verify under the examiner's public key
 and pass the record's strict schema (verifiers/record.load_record) before it enters the
-statement. The three files are written into a fresh folder that then replaces the old one
+statement. The files are written into a fresh folder that then replaces the old one
 (modelgif.atomic_write), so a killed run leaves the previous bundle intact.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,19 +41,25 @@ from modelgif.crypto.signing import (
 )
 from modelgif.digests import sha256_file
 from modelgif.errors import InputError, IntegrityError
+from modelgif.reports.explain import UNLEARNING_LIMITATIONS
 from modelgif.reports.html import render_html
+from modelgif.reports.pdf import print_pdf
 from modelgif.verifiers.record import environment, load_record, now_utc
+from modelgif.verifiers.verdict import LIMITATIONS as OWNERSHIP_LIMITATIONS
 
 __all__ = [
-    "BUNDLE_FILES", "PREDICATE_TYPE", "ReportBundle", "build_statement", "verify_bundle",
-    "write_report",
+    "BUNDLE_FILES", "PREDICATE_TYPE", "ReportBundle", "add_renderings", "build_statement",
+    "verify_bundle", "write_report",
 ]  # fmt: skip
 
 PREDICATE_TYPE = "https://modelgif.dev/evidence/v1"
 EVIDENCE_FILE = "evidence.json"
 SIGNATURE_FILE = "evidence.sig.json"
 HTML_FILE = "report.html"
-BUNDLE_FILES = (EVIDENCE_FILE, SIGNATURE_FILE, HTML_FILE)
+PDF_FILE = "report.pdf"
+BUNDLE_FILES = (EVIDENCE_FILE, SIGNATURE_FILE, HTML_FILE, PDF_FILE)
+MEDIA_TYPES = {HTML_FILE: "text/html", PDF_FILE: "application/pdf"}
+VERIFY_COMMAND = "modelgif report verify DIR --pub OWNER.pub"
 MAX_BUNDLE_FILE = 64 * 1024 * 1024
 _OPAQUE = "Evidence integrity check failed."
 
@@ -67,6 +79,7 @@ class ReportBundle:
     evidence: Path
     signature: Path
     html: Path
+    pdf: Path | None = None
 
 
 def _finding(path: Path, record: dict[str, Any]) -> dict[str, Any]:
@@ -93,10 +106,12 @@ def build_statement(
     scope: str,
     created_at: str | None = None,
     verdict_key: PublicKey | None = None,
+    verify_command: str = VERIFY_COMMAND,
 ) -> dict[str, Any]:
     """The in-toto statement whose predicate is the whole evidence of the case.
 
     Each verdict file must be signed by `verdict_key` (default: the examiner's own key).
+    `verify_command` is the last line of the reproduce list (the demo names its folders).
     """
     if not verdict_paths:
         raise InputError("A report needs at least one verdict file.")
@@ -119,7 +134,14 @@ def build_statement(
         custody.append({"at": record["created_at"], "event": f"verdict {path.name} made",
                         "by": record["custody"][-1].get("by", "") if record["custody"] else ""})
         verdict = record["verdict"]
-        for note in [*verdict.get("notes", []), *verdict.get("limitations", [])]:
+        # An unlearning verdict's notes speak of its forget-data test, whose "derived"
+        # is reported as "not forgotten": the report states that in its own words. An
+        # ownership verdict's first note restates its calibration's bounds, which the page
+        # explains once per calibration; its general limitations are kept.
+        notes = (list(UNLEARNING_LIMITATIONS) if record["kind"] == "unlearning"
+                 else [n for n in verdict.get("notes", []) if n in OWNERSHIP_LIMITATIONS]
+                 + list(verdict.get("limitations", [])))
+        for note in notes:
             if isinstance(note, str) and note not in limitations:
                 limitations.append(note)
     table = [evidence[k] for k in sorted(evidence)]
@@ -129,16 +151,39 @@ def build_statement(
         "created_at": created_at,
         "evidence": table,
         "environment": environment(),
-        "custody": [*sorted(custody, key=lambda c: (str(c.get("at", "")), str(c.get("event")))),
+        "custody": [*_unique(sorted(custody, key=lambda c: (str(c.get("at", "")),
+                                                            str(c.get("event"))))),
                     {"at": created_at, "event": "evidence bundle signed", "by": examiner}],
         "findings": [_finding(path, record) for path, record in records],
         "limitations": [*limitations, *REPORT_LIMITATIONS],
-        "reproduce": [record["command"] for _, record in records]
-        + ["modelgif report verify DIR --pub OWNER.pub"],
+        "reproduce": [*dict.fromkeys(record["command"] for _, record in records),
+                      verify_command],
     }
     subjects = [{"name": e["name"], "digest": {"sha256": e["sha256"]}}
                 for e in table]
     return make_statement(subjects, PREDICATE_TYPE, predicate)
+
+
+def _unique(custody: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Custody entries without repeats (each verdict carries its fingerprint's history)."""
+    seen: set[str] = set()
+    out = []
+    for entry in custody:
+        key = json.dumps(entry, sort_keys=True)
+        if key not in seen:
+            seen.add(key)
+            out.append(entry)
+    return out
+
+
+def add_renderings(statement: dict[str, Any], pages: dict[str, bytes]) -> dict[str, Any]:
+    """The statement with the sha256 of each rendered page signed into it."""
+    rendered = [{"name": name, "sha256": hashlib.sha256(data).hexdigest(),
+                 "media_type": MEDIA_TYPES[name]} for name, data in sorted(pages.items())]
+    predicate = {**statement["predicate"], "renderings": rendered}
+    subjects = [*statement["subject"],
+                *({"name": r["name"], "digest": {"sha256": r["sha256"]}} for r in rendered)]
+    return {**statement, "subject": subjects, "predicate": predicate}
 
 
 def write_report(
@@ -151,23 +196,33 @@ def write_report(
     created_at: str | None = None,
     verdict_key: PublicKey | None = None,
     force: bool = False,
+    pdf: bool = False,
+    verify_command: str = VERIFY_COMMAND,
 ) -> ReportBundle:
-    """Write evidence.json, evidence.sig.json and report.html as the folder `folder`.
+    """Write evidence.json, evidence.sig.json, report.html (and report.pdf) as `folder`.
 
-    An existing bundle is replaced, whole, only with `force`.
+    An existing bundle is replaced, whole, only with `force`. With `pdf`, Chromium prints
+    the page; without Chromium that is one InputError and nothing is written.
     """
     folder = Path(folder)
     check_output_folder(folder, list(BUNDLE_FILES), force)
     statement = build_statement([Path(p) for p in verdict_paths], private_key, case_id, title,
-                                scope, created_at, verdict_key)
+                                scope, created_at, verdict_key, verify_command)
+    pages = {HTML_FILE: render_html(statement).encode("utf-8")}
+    if pdf:
+        with tempfile.TemporaryDirectory(prefix="modelgif-report-") as scratch:
+            page = Path(scratch) / HTML_FILE
+            page.write_bytes(pages[HTML_FILE])
+            pages[PDF_FILE] = print_pdf(page, Path(scratch) / PDF_FILE)
+    statement = add_renderings(statement, pages)
     envelope = sign_statement(statement, private_key)
     write_folder(folder, {
         EVIDENCE_FILE: canonical_json(statement),
         SIGNATURE_FILE: (json.dumps(envelope, indent=2, sort_keys=True) + "\n").encode(),
-        HTML_FILE: render_html(statement).encode("utf-8"),
+        **pages,
     }, force=force)
     return ReportBundle(folder, folder / EVIDENCE_FILE, folder / SIGNATURE_FILE,
-                        folder / HTML_FILE)
+                        folder / HTML_FILE, folder / PDF_FILE if pdf else None)
 
 
 def _read_bounded(path: Path) -> bytes:
@@ -220,19 +275,36 @@ def verify_bundle(
     statement = verify_envelope(envelope, public_key, PREDICATE_TYPE)
     if canonical_json(statement) != evidence_bytes:
         raise IntegrityError(_OPAQUE)
-    try:
-        html = render_html(statement)
-    except (KeyError, TypeError, ValueError, AttributeError):
-        raise IntegrityError(_OPAQUE) from None
-    if _read_bounded(folder / HTML_FILE) != html.encode("utf-8"):
-        raise IntegrityError(_OPAQUE)
+    pages = _check_renderings(folder, statement["predicate"])
     checked = _rehash(statement["predicate"]["evidence"], files or {})
     findings = statement["predicate"]["findings"]
     return {
         "signature": "verified",
         "signed_by": statement["predicate"]["case"]["examiner_keyid"],
         "evidence_json": "matches the signed payload",
-        "report_html": "matches the rendering of the signed evidence",
+        **{name.replace(".", "_"): "matches the signed sha256" for name in pages},
         "files_rehashed": sorted(checked),
         "decisions": {f["suspect"]: f["verdict"]["decision"] for f in findings},
     }
+
+
+def _check_renderings(folder: Path, predicate: dict[str, Any]) -> list[str]:
+    """Each signed page must be in the folder with its signed sha256; report.html must be
+    signed. Pages are checked as written, not re-rendered, so a later style still verifies."""
+    rendered = predicate.get("renderings")
+    if not isinstance(rendered, list):
+        raise InputError("This bundle does not sign its report.html by hash (it was written "
+                         "by an older modelgif); write it again with `modelgif report --force`.")
+    names = []
+    for entry in rendered:
+        name = entry.get("name") if isinstance(entry, dict) else None
+        if name not in MEDIA_TYPES or name in names:
+            raise IntegrityError(_OPAQUE)
+        if hashlib.sha256(_read_bounded(folder / name)).hexdigest() != entry.get("sha256"):
+            raise IntegrityError(_OPAQUE)
+        names.append(name)
+    if HTML_FILE not in names:
+        raise IntegrityError(_OPAQUE)
+    if PDF_FILE not in names and (folder / PDF_FILE).exists():
+        raise IntegrityError(_OPAQUE)  # a page nobody signed, slipped in beside the bundle
+    return names
