@@ -77,6 +77,7 @@ def test_the_report_bundle_verifies_and_rehashes_its_files(tmp_path: Path) -> No
                             {"suspect.verdict.json": CORPUS / "suspect.verdict.json"})
     assert summary["decisions"] == {"suspect.onnx": "derived"}
     assert summary["files_rehashed"] == ["suspect.verdict.json"]
+    assert summary["report_html"].startswith("NOT checked")  # 0.1.0 signed no page hash
 
 
 def test_an_edited_corpus_file_is_refused(tmp_path: Path) -> None:

@@ -25,7 +25,7 @@ from model_factory import make_model
 from modelgif.cli import main
 from modelgif.crypto.keys import PrivateKey, generate_key, save_keypair
 from modelgif.crypto.signing import canonical_json, sign_statement, verify_envelope
-from modelgif.errors import InputError, IntegrityError
+from modelgif.errors import IntegrityError
 from modelgif.fingerprint.export import export_torch
 from modelgif.fingerprint.normalize import normalize
 from modelgif.reports import evidence
@@ -58,7 +58,7 @@ def test_bundle_verifies_and_holds_the_evidence(
     predicate = statement["predicate"]
     assert {e["role"] for e in predicate["evidence"]} == {"suspect", "verdict"}
     assert predicate["custody"][-1]["event"] == "evidence bundle signed"
-    assert any("does not prove" in x or "not" in x for x in predicate["limitations"])
+    assert "does not prove independence" in " ".join(predicate["limitations"])
     html = bundle.html.read_text()
     assert "DERIVED" in html and "<script" not in html.lower()
 
@@ -235,17 +235,26 @@ def test_a_bundle_verifies_after_the_renderer_changes(
         verify_bundle(bundle.folder, owner_key.public_key())
 
 
-def test_a_bundle_without_signed_page_hashes_is_refused(
+def test_a_bundle_without_signed_page_hashes_verifies_its_evidence_only(
     verdict_files: list[Path], owner_key, tmp_path: Path  # type: ignore[no-untyped-def]
 ) -> None:
-    """A bundle whose statement signs no page hash (an older format) is named, not trusted."""
+    """A bundle of the older format (no page hash signed) keeps verifying its signed
+    evidence, says its page was not checked, and refuses a PDF nobody signed."""
     statement = build_statement(verdict_files, owner_key, "c", "t", "s")
     folder = tmp_path / "older"
     folder.mkdir()
     (folder / "evidence.json").write_bytes(canonical_json(statement))
     (folder / "evidence.sig.json").write_text(json.dumps(sign_statement(statement, owner_key)))
-    (folder / "report.html").write_text("<html>unsigned</html>")
-    with pytest.raises(InputError, match=r"does not sign its report\.html"):
+    (folder / "report.html").write_text("<html>anything</html>")
+    summary = verify_bundle(folder, owner_key.public_key())
+    assert summary["report_html"].startswith("NOT checked")
+    assert summary["evidence_json"] == "matches the signed payload"
+    (folder / "report.pdf").write_bytes(b"%PDF-1.4 slipped in")
+    with pytest.raises(IntegrityError):
+        verify_bundle(folder, owner_key.public_key())
+    (folder / "report.pdf").unlink()
+    (folder / "evidence.json").write_bytes(canonical_json(statement) + b" ")
+    with pytest.raises(IntegrityError):
         verify_bundle(folder, owner_key.public_key())
 
 

@@ -118,9 +118,10 @@ def _verify(args: argparse.Namespace) -> int:
     decisions = ", ".join(f"{k}: {v}" for k, v in summary["decisions"].items())
     recomputed = len(summary.get("recomputed", []))
     pages = " and ".join(n for n in ("report.html", "report.pdf")
-                         if n.replace(".", "_") in summary)
+                         if summary.get(n.replace(".", "_")) == "matches the signed sha256")
+    pages = f"{pages} as signed" if pages else f"report.html {summary['report_html']}"
     emit(summary, args.json, f"report verified (signed by {summary['signed_by'][:16]}); "
-         f"{pages} as signed; "
+         f"{pages}; "
          f"{len(summary['files_rehashed'])} file(s) re-hashed; {recomputed} verdict(s) "
          f"recomputed and matching; {decisions}")
     return 0

@@ -259,6 +259,10 @@ def _rehash(table: list[dict[str, Any]], files: dict[str, Path]) -> list[str]:
     return sorted(checked)
 
 
+UNSIGNED_PAGE = ("NOT checked: this bundle's format (modelgif 0.1.0) signs no page hash; "
+                 "only evidence.json is signed")
+
+
 def verify_bundle(
     folder: Path, public_key: PublicKey, files: dict[str, Path] | None = None
 ) -> dict[str, Any]:
@@ -278,11 +282,13 @@ def verify_bundle(
     pages = _check_renderings(folder, statement["predicate"])
     checked = _rehash(statement["predicate"]["evidence"], files or {})
     findings = statement["predicate"]["findings"]
+    unsigned = {} if pages else {HTML_FILE.replace(".", "_"): UNSIGNED_PAGE}
     return {
         "signature": "verified",
         "signed_by": statement["predicate"]["case"]["examiner_keyid"],
         "evidence_json": "matches the signed payload",
         **{name.replace(".", "_"): "matches the signed sha256" for name in pages},
+        **unsigned,
         "files_rehashed": sorted(checked),
         "decisions": {f["suspect"]: f["verdict"]["decision"] for f in findings},
     }
@@ -290,11 +296,19 @@ def verify_bundle(
 
 def _check_renderings(folder: Path, predicate: dict[str, Any]) -> list[str]:
     """Each signed page must be in the folder with its signed sha256; report.html must be
-    signed. Pages are checked as written, not re-rendered, so a later style still verifies."""
+    signed. Pages are checked as written, not re-rendered, so a later style still verifies.
+
+    A bundle of modelgif 0.1.0 signs no page hash (its verifier re-rendered the page): its
+    signed evidence.json still verifies, and its report.html is reported as not checked
+    (returns no page), never as verified; `modelgif report` renders a checked page again.
+    """
     rendered = predicate.get("renderings")
+    if "renderings" not in predicate:  # modelgif 0.1.0: the page was a re-rendering
+        if (folder / PDF_FILE).exists():
+            raise IntegrityError(_OPAQUE)  # that format had no PDF: nobody signed this one
+        return []
     if not isinstance(rendered, list):
-        raise InputError("This bundle does not sign its report.html by hash (it was written "
-                         "by an older modelgif); write it again with `modelgif report --force`.")
+        raise IntegrityError(_OPAQUE)
     names = []
     for entry in rendered:
         name = entry.get("name") if isinstance(entry, dict) else None
