@@ -33,3 +33,14 @@ def test_unknown_command_is_a_usage_error() -> None:
     with pytest.raises(SystemExit) as exit_info:
         main(["no-such-command"])
     assert exit_info.value.code == 2
+
+
+@pytest.mark.parametrize("argv", [["verify"], ["fingerprint", "m.onnx", "--steps", "x"],
+                                  ["nonsense"], ["report", "--bogus"]])
+def test_a_usage_error_is_one_line_and_exit_2(argv: list[str],
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2
+    assert len(err.strip().splitlines()) == 1 and "error:" in err and "--help" in err

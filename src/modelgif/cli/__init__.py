@@ -22,11 +22,12 @@ import os
 import pkgutil
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from modelgif.cli.output import printable
 from modelgif.errors import ModelgifError
 
-__all__ = ["build_parser", "main"]
+__all__ = ["OneLineParser", "build_parser", "main"]
 
 EXIT_OK = 0
 EXIT_FINDING = 1
@@ -52,9 +53,21 @@ exit codes: 0 done, 1 finding (with --fail-on), 2 error or unusable input
 """
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, except that a usage error is one line (and exit 2), like every other error.
+
+    argparse prints the whole usage block before its message; a script reading stderr, or a
+    person, then sees several lines for one mistake. The usage stays one `--help` away.
+    """
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_ERROR, f"{self.prog}: error: {printable(message)} "
+                              f"(see `{self.prog} --help`)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The top-level parser with every discovered `cmd_*` module registered."""
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="modelgif",
         description=DESCRIPTION,
         epilog=EPILOG,
