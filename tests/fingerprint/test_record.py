@@ -28,6 +28,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
+from compat.corpus import counter_random
 from modelgif.crypto import kdf, keys, sealing, signing
 from modelgif.errors import InputError, IntegrityError, ModelgifError
 from modelgif.fingerprint import mgf_layout, record
@@ -38,21 +39,6 @@ UPDATE = os.environ.get("MODELGIF_UPDATE_GOLDEN") == "1"
 GOLDEN_SEED = b"modelgif golden test key (public, worthless)"
 GOLDEN_TOOLS = {"modelgif": "0.1.0", "numpy": "2.0.0", "onnx": "1.17.0",
                 "onnxruntime": "1.20.0", "torch": "2.13.0"}  # fmt: skip
-
-
-def _counter_random(seed: bytes) -> Callable[[int], bytes]:
-    """A deterministic stand-in for os.urandom (golden files only)."""
-    counter = 0
-
-    def random_bytes(n: int) -> bytes:
-        nonlocal counter
-        out = b""
-        while len(out) < n:
-            out += hashlib.sha256(seed + counter.to_bytes(8, "little")).digest()
-            counter += 1
-        return out[:n]
-
-    return random_bytes
 
 
 def _inputs(seed: int = 0) -> dict[str, Any]:
@@ -456,7 +442,7 @@ def _write_golden(path: Path) -> None:
         path,
         private_key=_golden_key(),
         created_at=datetime(2025, 1, 1, 12, 0, tzinfo=UTC),
-        random_bytes=_counter_random(GOLDEN_SEED),
+        random_bytes=counter_random(GOLDEN_SEED),
         tools=GOLDEN_TOOLS,
         **_inputs(0),
     )
