@@ -28,6 +28,10 @@ ranked without touching the negatives). Here:
 The score of a calibrated setting is the verdict's own standardised statistic
 (T - null mean) / null sd, comparable across sources and folds; the reference's is minus the
 mean cosine distance.
+
+Why one file of about 400 lines: the protocol (roles, folds, which null scores whom) is the
+benchmark, and a reader checking that no negative is scored against a null that contains
+it needs it in one place; the tables are in ip_report.py, the fields in ipfields.py.
 """
 
 from __future__ import annotations

@@ -26,6 +26,11 @@ difference over 1e-4 is an error, never a warning. A quantized graph is compared
 own quantized original, both in onnxruntime without its extended fusions (runtime.py): the
 fused integer kernels round differently depending on the graph around them, by far more
 than 1e-4, which says nothing about normalization.
+
+Why one file of about 500 lines: normalization is one ordered pipeline (load, convert the
+opset, inline, pick the output, fix the batch, rename, check), and each step's precondition
+is the previous step's result; the steps with a life of their own already live apart
+(safe_onnx, onnx_walk, batching, input_space, model_output, checkpoints).
 """
 
 from __future__ import annotations

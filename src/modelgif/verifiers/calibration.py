@@ -23,6 +23,9 @@ Calibration it was scored against, so it always names the statistic actually use
 
 The record is a frozen dataclass that validates itself, so a Calibration read back from
 JSON (`from_dict`) satisfies the same invariants as a fitted one.
+
+Why one file of about 400 lines: the fit and the record it produces are checked against
+each other (every field the fit writes, `from_dict` validates), so they are read together.
 """
 
 from __future__ import annotations

@@ -42,6 +42,10 @@ conclusion is safe: a field identical to the original's on the forget data means
 forgotten"; anything else is "inconclusive", because how far an honest retrain moves
 depends on the model and the data (the paper's own unlearning figure shows distances of
 honest retrains spread over a range that differs per model and data set).
+
+Why one file of about 400 lines: the anchors, the paired scorer and the decision rule of
+the audit are one argument (each exists because of how the next one decides); its
+statistics are shared with ownership in statistics.py.
 """
 
 from __future__ import annotations
