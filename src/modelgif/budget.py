@@ -21,6 +21,7 @@ MODELGIF_BUDGET_SECONDS and MODELGIF_BUDGET_MEMORY_GIB.
 from __future__ import annotations
 
 import functools
+import gc
 import logging
 import multiprocessing
 import os
@@ -103,7 +104,16 @@ def run_budgeted(
     receiver, sender = context.Pipe(duplex=False)
     child = context.Process(target=_child, args=(sender, fn, args, budget, progress is not None),
                             daemon=True)
-    child.start()
+    # Garbage that owns native threads (an onnxruntime session) must die here, where its
+    # threads live: collected in the forked child, its destructor waits forever on a
+    # condition variable of a thread pool the child does not have. What the child inherits
+    # is frozen, so its collector never touches it.
+    gc.collect()
+    gc.freeze()
+    try:
+        child.start()
+    finally:
+        gc.unfreeze()
     sender.close()
     try:
         outcome = _wait(receiver, child, budget, what, progress)
