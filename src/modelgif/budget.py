@@ -104,11 +104,10 @@ def run_budgeted(
     receiver, sender = context.Pipe(duplex=False)
     child = context.Process(target=_child, args=(sender, fn, args, budget, progress is not None),
                             daemon=True)
-    # Garbage that owns native threads (an onnxruntime session) must die here, where its
-    # threads live: collected in the forked child, its destructor waits forever on a
-    # condition variable of a thread pool the child does not have. What the child inherits
-    # is frozen, so its collector never touches it.
-    gc.collect()
+    # Garbage that owns native threads (an onnxruntime session) must never be collected in
+    # the forked child: its destructor waits forever on a condition variable of a thread
+    # pool the child does not have. What the child inherits is frozen, so the child's
+    # collector never touches it; the parent collects it as usual.
     gc.freeze()
     try:
         child.start()
