@@ -20,7 +20,8 @@ SMALL = Budget(seconds=5, memory_bytes=3 << 30)
 
 def _square(x: np.ndarray) -> np.ndarray:
     logging.getLogger("modelgif.test").warning("squared %d values", x.size)
-    return x * x
+    squared: np.ndarray = x * x
+    return squared
 
 
 def _refuse() -> None:
@@ -89,15 +90,6 @@ def test_environment_sets_the_budget(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MODELGIF_BUDGET_SECONDS", "soon")
     with pytest.raises(InputError, match="MODELGIF_BUDGET_SECONDS must be a positive number"):
         Budget.from_env()
-
-
-def test_fork_overhead_is_small() -> None:
-    """The suite runs hundreds of budgeted calls: each must cost well under a second."""
-    run_budgeted(_square, np.arange(3.0), budget=SMALL)
-    start = time.monotonic()
-    for _ in range(5):
-        run_budgeted(_square, np.arange(3.0), budget=SMALL)
-    assert (time.monotonic() - start) / 5 < 0.5
 
 
 def _read(path: str) -> bytes:

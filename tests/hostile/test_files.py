@@ -19,6 +19,7 @@ from onnx import helper
 
 from hostile.harness import assert_refused, model_of, run_cli, save
 from modelgif.cli import main
+from modelgif.crypto.signing import canonical_json
 from modelgif.fingerprint import record
 
 
@@ -171,7 +172,7 @@ def test_large_fingerprint_is_not_read_whole(
     models: Path, outside: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """A 1 GiB (sparse) file whose header does not add up is refused after the header."""
-    header = record.canonical_json({"arrays": [], "envelope": {}, "sealed_anchors_nbytes": 64})
+    header = canonical_json({"arrays": [], "envelope": {}, "sealed_anchors_nbytes": 64})
     path = models / "big.mgf"
     with open(path, "wb") as handle:
         handle.write(struct.pack("<8sII", record.MAGIC, record.FORMAT_VERSION, len(header)))

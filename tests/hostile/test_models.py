@@ -136,7 +136,8 @@ def test_nodes_hidden_in_a_branch_count(models: Path) -> None:
 
 def test_string_tensors_are_sized_by_content(models: Path) -> None:
     """One declared element holding 2 MB of text counts as 2 MB."""
-    text = helper.make_tensor("label", TensorProto.STRING, [1], [b"x" * (2 << 20)])
+    text = helper.make_tensor("label", TensorProto.STRING, [1],
+                              [b"x" * (2 << 20)])  # type: ignore[list-item]  # onnx's stub
     model = model_of([helper.make_node("Relu", ["x"], ["y"])], [text])
     path = save(model, models / "m.onnx")
     with pytest.raises(ModelLoadError, match="tensor 'label' declares 2097160 bytes"):
