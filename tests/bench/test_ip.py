@@ -33,6 +33,8 @@ from modelgif.cli import main
 from modelgif.errors import InputError
 from modelgif.zoo.manifest import ModelRecord, Zoo
 
+pytestmark = pytest.mark.slow  # trains or scans whole zoos: scheduled first
+
 
 def _record(
     model_id: str, arch: str = "cnn", category: str = "independent", data: str = "owner"

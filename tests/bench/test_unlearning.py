@@ -20,6 +20,8 @@ from modelgif.zoo.data import load_data
 from modelgif.zoo.training import TrainConfig, predict_logits, train
 from modelgif.zoo.unlearners import UNLEARNERS, unlearn
 
+pytestmark = pytest.mark.slow  # trains or scans whole zoos: scheduled first
+
 TINY = (BenchSetting("digits", "mlp", 1, curve_seeds=1),)
 
 

@@ -16,6 +16,8 @@ from scan_case import HANG, Case
 from modelgif.cli import main
 from modelgif.scan import read_scan
 
+pytestmark = pytest.mark.slow  # trains or scans whole zoos: scheduled first
+
 ORDER = ["a-copy.onnx", "b-quantized.onnx", HANG, "c-independent.onnx"]
 
 

@@ -16,6 +16,8 @@ from modelgif.crypto.keys import load_private_key
 from modelgif.scan import ScanSettings, list_suspects, read_scan, scan
 from modelgif.scan.jobs import open_jobs
 
+pytestmark = pytest.mark.slow  # trains or scans whole zoos: scheduled first
+
 TIMEOUT_S = 25.0  # normal pairs take ~1-3 s here; the hanging suspect never ends
 
 
