@@ -206,3 +206,20 @@ def test_bench_help_and_distance_advice(models: tuple[Path, Path, Path],
     base = ["distance", first, second, "--key", key, "--anchors-count", "4"]
     assert "--input-range" in one_error(capsys, *base)  # the advice names a real flag...
     assert main([str(a) for a in [*base, "--input-range=-1,1", "--json"]]) == 0  # ...of distance
+
+
+def test_paths_with_control_characters_are_printed_escaped(
+        models: tuple[Path, Path, Path], tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """A path is the user's or a file author's text: printed raw, ESC sequences could clear
+    or rewrite what the terminal already shows. Every human line escapes them."""
+    evil = tmp_path / "owner\x1b[2J\rfake"
+    assert main(["keygen", "--out", str(evil)]) == 0
+    out = capsys.readouterr().out
+    assert "\x1b" not in out and "\r" not in out and "\\x1b[2J\\x0dfake" in out
+    owner, _, _ = models
+    mgf = tmp_path / "m\x1b[31m.mgf"
+    assert main(["fingerprint", str(owner), "--key", f"{evil}.key", "-o", str(mgf),
+                 "--anchors-count", "4", "--steps", "2", "--input-range", "0,1"]) == 0
+    out = capsys.readouterr().out
+    assert "\x1b" not in out and "m\\x1b[31m.mgf" in out

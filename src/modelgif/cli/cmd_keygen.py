@@ -10,6 +10,7 @@ import argparse
 from typing import Any
 
 from modelgif.cli.common import PASSPHRASE_ENV, read_passphrase
+from modelgif.cli.output import printable
 from modelgif.crypto.keys import KEY_TYPES, generate_key, keyid, save_keypair
 
 __all__ = ["register", "run"]
@@ -53,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
     passphrase = read_passphrase(confirm=True) if args.passphrase else None
     key = generate_key(args.key_type)
     private_path, public_path = save_keypair(key, args.out, passphrase)
-    print(f"private key: {private_path} (keep secret)")
-    print(f"public key:  {public_path}")
+    print(f"private key: {printable(private_path)} (keep secret)")
+    print(f"public key:  {printable(public_path)}")
     print(f"keyid:       {keyid(key)}")
     return 0

@@ -12,6 +12,7 @@ from typing import Any
 
 from modelgif.atomic_write import check_output
 from modelgif.cli.common import PASSPHRASE_ENV, add_force_argument, add_key_arguments, owner_key
+from modelgif.cli.output import printable
 from modelgif.fingerprint.record import load_fingerprint
 from modelgif.fingerprint.reveal import write_reveal
 
@@ -51,5 +52,6 @@ def run(args: argparse.Namespace) -> int:
     key = owner_key(args)
     fingerprint = load_fingerprint(args.file, key.public_key())
     path = write_reveal(fingerprint, key, args.out, args.force)
-    print(f"wrote {path}: it opens the anchors of fingerprint {fingerprint.fingerprint_id.hex()}")
+    print(f"wrote {printable(path)}: it opens the anchors of fingerprint "
+          f"{fingerprint.fingerprint_id.hex()}")
     return 0

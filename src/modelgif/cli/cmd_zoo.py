@@ -14,7 +14,7 @@ from typing import Any
 
 from tqdm import tqdm
 
-from modelgif.cli.output import emit
+from modelgif.cli.output import emit, printable
 from modelgif.zoo import DATASETS, SIZES, Zoo, build_zoo, markdown_table, plan_zoo
 
 __all__ = ["register", "run"]
@@ -112,5 +112,5 @@ def _list(zoo: Zoo, args: argparse.Namespace) -> int:
         agree = "" if r.parent_agreement is None else f"{r.parent_agreement:6.3f}"
         lines.append(f"{r.id:48} {r.category:20} {r.architecture:9} {r.test_accuracy:6.3f} "
                      f"{agree:>6}  {r.parent or '-'}")
-    print("\n".join(lines))
+    print("\n".join(printable(line) for line in lines))  # ids come from the manifest
     return 0

@@ -10,12 +10,13 @@ __all__ = ["emit", "parse_range", "printable", "printable_json"]
 
 
 def emit(data: dict[str, Any], as_json: bool, human: str) -> None:
-    """Print `data` as JSON (stdout stays machine-readable) or the human text."""
+    """Print `data` as JSON (stdout stays machine-readable) or the human text, each of its
+    lines through `printable`: it names files the user or a file's author chose."""
     if as_json:
         json.dump(data, sys.stdout, indent=2, sort_keys=True)
         sys.stdout.write("\n")
     else:
-        print(human)
+        print("\n".join(printable(line) for line in human.split("\n")))
 
 
 def parse_range(text: str) -> tuple[float, float]:
