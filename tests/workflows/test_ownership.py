@@ -41,6 +41,7 @@ def test_calibrate_equals_the_cli(owner: Owner, calibration: modelgif.Calibratio
                          *owner.negatives, "--key", owner.key_path, "--target-fpr", 0.05,
                          "-o", other, "--json")
     assert code == 0, err
+    assert calibration.to_dict()["file"] == str(owner.folder / "cal.json")
     assert json.loads(out) == {**calibration.to_dict(), "file": str(other)}
     assert calibration.main.threshold == json.loads(out)["sketch"]["threshold"]
 

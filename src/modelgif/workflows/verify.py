@@ -132,50 +132,57 @@ def verify(
     if output is not None:
         check_output(output, force)
     private = owner_key(key, passphrase)
-    fingerprint_path = Path(fingerprint)
     suspect_path = None if suspect is None else Path(suspect)
-    calibration_path = None if calibration is None else Path(calibration)
     if command is None:
-        command = _command(fingerprint_path, suspect_path, key, passphrase, calibration_path,
+        command = _command(Path(fingerprint), suspect_path, key, passphrase, calibration,
                            backend, model_output, query_budget, output_kind, top_k, remote,
                            output)
-    made = load_fingerprint(fingerprint_path, private.public_key())
-    secrets = open_secrets(made, private)
-    calibrations = (read_calibration(calibration_path, made, private.public_key())
-                    if calibration_path is not None else None)
-    if is_text_fingerprint(made):
+    owner = _open(Path(fingerprint), private, calibration, command)
+    if is_text_fingerprint(owner.fingerprint):
         if query_budget is not None or suspect_path is None:
             raise InputError("A text fingerprint verifies a suspect file or folder by its "
                              "field; --query-budget and --suspect-url are for image "
                              "fingerprints made with --probes.")
         verdict, record, notes = verify_text(
-            fingerprint_path, made, secrets, suspect_path, private, command,
-            calibration_path=calibration_path, calibrations=calibrations, backend=backend,
-            model_output=model_output, progress=progress)
+            owner.path, owner.fingerprint, owner.secrets, suspect_path, private, command,
+            calibration_path=owner.calibration_path, calibrations=owner.calibrations,
+            backend=backend, model_output=model_output, progress=progress)
         result = VerifyResult(verdict, record, suspect_path.name, notes=notes)
     elif query_budget is not None:
-        plan = plan_queries(made, query_budget, output_kind, top_k)
-        bound_calibration(plan, calibrations)  # before the log is opened or a query is spent
-        result = _verify_budgeted(fingerprint_path, made, secrets, suspect_path, remote, plan,
-                                  query_budget, private, command, model_output,
-                                  calibration_path, calibrations, force)
+        plan = plan_queries(owner.fingerprint, query_budget, output_kind, top_k)
+        bound_calibration(plan, owner.calibrations)  # before a log is opened or a query spent
+        result = _verify_budgeted(owner, suspect_path, remote, plan, query_budget,
+                                  model_output, force)
     else:
-        if calibrations is not None and not set(calibrations) & set(SKETCHES):
-            raise InputError(f"{calibration_path} was made for "
-                             f"{', '.join(sorted(calibrations))}, not for the field; pass "
-                             "the same --output-kind and --query-budget")
         assert suspect_path is not None  # only a budgeted verdict takes a remote suspect
-        model = _read_suspect(suspect_path, made, model_output)
-        verdict, comparison = verify_suspect(made, secrets, model, calibrations, backend,
-                                             progress)
-        record = ownership_record(fingerprint_path, made, suspect_path, model, verdict,
-                                  comparison, keyid(private), command, calibration_path,
-                                  calibrations)
-        result = VerifyResult(verdict, record, suspect_path.name)
+        result = _verify_field(owner, suspect_path, backend, model_output, progress)
     if output is not None:
         written = write_record(Path(output), result.record, private, force)
         result = replace(result, output=written)
     return result
+
+
+@dataclass(frozen=True)
+class _Owner:
+    """The owner's side, opened once: what each road needs to compare and to record."""
+
+    path: Path
+    fingerprint: Fingerprint
+    secrets: FingerprintSecrets
+    key: PrivateKey
+    command: str
+    calibration_path: Path | None
+    calibrations: dict[str, Calibration] | None
+
+
+def _open(path: Path, key: PrivateKey, calibration: PathLike | None, command: str) -> _Owner:
+    """The fingerprint checked under the key, its secrets, the calibration bound to it."""
+    made = load_fingerprint(path, key.public_key())
+    secrets = open_secrets(made, key)
+    calibration_path = None if calibration is None else Path(calibration)
+    calibrations = (read_calibration(calibration_path, made, key.public_key())
+                    if calibration_path is not None else None)
+    return _Owner(path, made, secrets, key, command, calibration_path, calibrations)
 
 
 def _read_suspect(path: Path, made: Fingerprint, model_output: str | None) -> NormalizedModel:
@@ -184,21 +191,35 @@ def _read_suspect(path: Path, made: Fingerprint, model_output: str | None) -> No
     return normalize(path, output=wanted, strict_output=model_output is not None)
 
 
-def _verify_budgeted(
-    fingerprint_path: Path, made: Fingerprint, secrets: FingerprintSecrets,
-    suspect_path: Path | None, remote: RemoteSuspect | None, plan: QueryPlan, budget: int,
-    private: PrivateKey, command: str, model_output: str | None,
-    calibration_path: Path | None, calibrations: dict[str, Calibration] | None, force: bool,
-) -> VerifyResult:
+def _verify_field(owner: _Owner, suspect_path: Path, backend: str, model_output: str | None,
+                  progress: Progress | None) -> VerifyResult:
+    """The field's verdict: the suspect's gradient field at the secret anchors."""
+    if owner.calibrations is not None and not set(owner.calibrations) & set(SKETCHES):
+        raise InputError(f"{owner.calibration_path} was made for "
+                         f"{', '.join(sorted(owner.calibrations))}, not for the field; pass "
+                         "the same --output-kind and --query-budget")
+    model = _read_suspect(suspect_path, owner.fingerprint, model_output)
+    verdict, comparison = verify_suspect(owner.fingerprint, owner.secrets, model,
+                                         owner.calibrations, backend, progress)
+    record = ownership_record(owner.path, owner.fingerprint, suspect_path, model, verdict,
+                              comparison, keyid(owner.key), owner.command,
+                              owner.calibration_path, owner.calibrations)
+    return VerifyResult(verdict, record, suspect_path.name)
+
+
+def _verify_budgeted(owner: _Owner, suspect_path: Path | None, remote: RemoteSuspect | None,
+                     plan: QueryPlan, budget: int, model_output: str | None, force: bool
+                     ) -> VerifyResult:
     """The output-agreement verdict of a local ONNX file or of a server, within `budget`."""
+    made = owner.fingerprint
     suspect: NormalizedModel | None = None
     server: dict[str, Any] | None = None
     if remote is None:
         assert suspect_path is not None
         suspect = _read_suspect(suspect_path, made, model_output)
         verdict, comparison = verify_with_probes(
-            made, secrets, onnx_oracle(suspect, plan.kind, plan.top_k), plan, calibrations,
-            suspect.digest)
+            made, owner.secrets, onnx_oracle(suspect, plan.kind, plan.top_k), plan,
+            owner.calibrations, suspect.digest)
         name = suspect_path.name
     else:
         spec = made.config["input_spec"]
@@ -207,19 +228,21 @@ def _verify_budgeted(
             oracle = remote_oracle(client, plan.kind, tuple(spec["shape"][1:]),
                                    str(spec["dtype"]), int(made.config["probes"]["classes"]),
                                    plan.top_k, model_output)
-            verdict, comparison = verify_with_probes(made, secrets, oracle, plan, calibrations)
+            verdict, comparison = verify_with_probes(made, owner.secrets, oracle, plan,
+                                                     owner.calibrations)
         server = {"url": remote.url, "model_name": remote.model_name,
                   "requests": client.requests, "retries": client.retries}
         name = f"{remote.model_name} at {remote.url}"
-    record = probe_record(fingerprint_path, made, verdict, comparison, keyid(private),
-                          command, budget, suspect_path=suspect_path, suspect=suspect,
+    record = probe_record(owner.path, made, verdict, comparison, keyid(owner.key),
+                          owner.command, budget, suspect_path=suspect_path, suspect=suspect,
                           query_log=remote.query_log if remote else None, server=server,
-                          calibration_path=calibration_path, calibrations=calibrations)
+                          calibration_path=owner.calibration_path,
+                          calibrations=owner.calibrations)
     return VerifyResult(verdict, record, name, queries=QueryUse(plan, budget, comparison.queries))
 
 
 def _command(fingerprint: Path, suspect: Path | None, key: KeySource, passphrase: Passphrase,
-             calibration: Path | None, backend: str, model_output: str | None,
+             calibration: PathLike | None, backend: str, model_output: str | None,
              budget: int | None, kind: str, top_k: int, remote: RemoteSuspect | None,
              output: PathLike | None) -> str:
     """The `modelgif verify` line that computes this verdict from the same files."""
