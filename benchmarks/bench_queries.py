@@ -43,7 +43,7 @@ from modelgif.fingerprint.normalize import normalize
 from modelgif.fingerprint.probes import probe_points
 from modelgif.verifiers.calibration import fit_calibration
 from modelgif.verifiers.output_kinds import OUTPUT_KINDS, answers_from_outputs, probe_similarity
-from modelgif.verifiers.statistics import clopper_pearson_upper
+from modelgif.verifiers.rates import clopper_pearson_upper
 from modelgif.verifiers.verdict import compute_verdict
 from modelgif.zoo.cache import cached_small_zoo
 

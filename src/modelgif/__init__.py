@@ -4,7 +4,9 @@
     verifiers/    fingerprint + suspect -> Verdict (ownership; unlearning)
     reports/      verdicts -> signed evidence.json -> offline report.html
     zoo/          real trained models with ground truth (tests, benchmarks, demo)
-    cli/          `modelgif ...`: thin wrappers over this API
+    workflows/    one call per job: verify, calibrate, audit_unlearning, write_report,
+                  verify_report (files and a key in, a typed result out)
+    cli/          `modelgif ...`: thin wrappers over the workflows
 
 The library never prints; it logs. Negative forensic results are data (Verdicts); only bad
 input (InputError, exit 2) and failed integrity checks (IntegrityError) raise.
@@ -17,19 +19,48 @@ from modelgif.errors import (
     ModelgifError,
     ModelLoadError,
 )
-from modelgif.fingerprint import NormalizedModel, TensorSpec, load_normalized, normalize
+from modelgif.fingerprint import (
+    NormalizedModel,
+    TensorSpec,
+    create_fingerprint,
+    load_normalized,
+    normalize,
+)
+from modelgif.workflows import (
+    AuditResult,
+    CalibrationResult,
+    RemoteSuspect,
+    ReportCheck,
+    VerifyResult,
+    audit_unlearning,
+    calibrate,
+    verify,
+    verify_report,
+    write_report,
+)
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "AuditResult",
     "BackendError",
+    "CalibrationResult",
     "InputError",
     "IntegrityError",
     "ModelLoadError",
     "ModelgifError",
     "NormalizedModel",
+    "RemoteSuspect",
+    "ReportCheck",
     "TensorSpec",
+    "VerifyResult",
     "__version__",
+    "audit_unlearning",
+    "calibrate",
+    "create_fingerprint",
     "load_normalized",
     "normalize",
+    "verify",
+    "verify_report",
+    "write_report",
 ]

@@ -26,20 +26,12 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from modelgif.crypto.keys import PrivateKey, generate_key, keyid, save_keypair
+from modelgif.crypto.keys import PrivateKey, generate_key, save_keypair
 from modelgif.digests import external_data_digests
-from modelgif.fingerprint.create import OWNERSHIP_ANCHORS, create_fingerprint, open_secrets
-from modelgif.fingerprint.normalize import NormalizedModel, normalize
-from modelgif.reports.evidence import ReportBundle, write_report
+from modelgif.fingerprint.create import OWNERSHIP_ANCHORS, create_fingerprint
+from modelgif.reports.evidence import ReportBundle
 from modelgif.reports.pdf import find_chromium
-from modelgif.verifiers.ownership import (
-    calibrate,
-    ownership_record,
-    save_calibration,
-    verify_suspect,
-)
-from modelgif.verifiers.record import write_record
-from modelgif.verifiers.unlearning import audit_unlearning, unlearning_record
+from modelgif.workflows import audit_unlearning, calibrate, verify, write_report
 from modelgif.zoo.cache import cached_small_zoo
 from modelgif.zoo.demo_unlearning import (
     CLAIMS,
@@ -134,20 +126,17 @@ def run_demo(folder: Path, step: Step = lambda _: None, zoo: Zoo | None = None,
     step(f"fingerprinting source model {source.id}")
     fingerprint_path = folder / "owner.mgf"
     with bars.bar("fingerprint anchors", None) as update:
-        fingerprint = create_fingerprint(zoo.path(source), key, fingerprint_path, pool=pool,
-                                         anchor_config=replace(OWNERSHIP_ANCHORS, n_anchors=64),
-                                         overwrite=True, progress=update)
-    secrets = open_secrets(fingerprint, key)
+        create_fingerprint(zoo.path(source), key, fingerprint_path, pool=pool,
+                           anchor_config=replace(OWNERSHIP_ANCHORS, n_anchors=64),
+                           overwrite=True, progress=update)
     independents = zoo.independents(source.dataset)
     held_out, negatives = independents[0], independents[1:]
     step(f"calibrating on {len(negatives)} independent models (1 more held out), "
          f"target false-positive rate {DEMO_FPR:.0%}")
-    with bars.bar("calibration negatives", len(negatives)) as update:
-        fitted = calibrate(fingerprint, secrets, [zoo.path(m) for m in negatives],
-                           target_fpr=DEMO_FPR, progress=update)
     calibration_path = folder / "calibration.json"
-    save_calibration(calibration_path, fingerprint, fitted, [m.id for m in negatives], key,
-                     force=True)
+    with bars.bar("calibration negatives", len(negatives)) as update:
+        calibrate(fingerprint_path, [zoo.path(m) for m in negatives], key=key,
+                  target_fpr=DEMO_FPR, output=calibration_path, force=True, progress=update)
 
     verdicts: dict[str, tuple[Path, str]] = {}
     suspects = [_pick(zoo, source, c) for c in SUSPECT_CATEGORIES] + [held_out]
@@ -155,16 +144,12 @@ def run_demo(folder: Path, step: Step = lambda _: None, zoo: Zoo | None = None,
     with bars.bar("suspects verified", len(suspects)) as update:
         for done, suspect in enumerate(suspects):
             path = _copy_model(zoo.path(suspect), folder)
-            model = normalize(path)
-            verdict, comparison = verify_suspect(fingerprint, secrets, model, fitted)
-            record = ownership_record(
-                fingerprint_path, fingerprint, path, model, verdict, comparison, keyid(key),
-                f"modelgif verify owner.mgf {path.name} --key owner.key "
-                f"--calibration calibration.json", calibration_path, fitted)
-            out = write_record(folder / f"verdict-{suspect.category}.json", record, key,
-                               force=True)
+            out = folder / f"verdict-{suspect.category}.json"
+            result = verify(fingerprint_path, path, key=key, calibration=calibration_path,
+                            command=f"modelgif verify owner.mgf {path.name} --key owner.key "
+                            f"--calibration calibration.json", output=out, force=True)
             what = WHAT.get(suspect.category, suspect.category)
-            verdicts[f"{suspect.id} ({what})"] = (out, verdict.decision)
+            verdicts[f"{suspect.id} ({what})"] = (out, result.verdict.decision)
             update(done + 1, len(suspects))
 
     if unlearning:
@@ -172,7 +157,7 @@ def run_demo(folder: Path, step: Step = lambda _: None, zoo: Zoo | None = None,
     with_pdf = find_chromium() is not None if pdf is None else pdf
     step("writing the signed evidence and the report" + (" (HTML and PDF)" if with_pdf
                                                            else " (HTML)"))
-    report = write_report([p for p, _ in verdicts.values()], key, folder / "report",
+    report = write_report([p for p, _ in verdicts.values()], key=key, output=folder / "report",
                           case_id="demo", title="modelgif demo: ownership and unlearning",
                           scope=f"Suspects derived (or not) from {source.id}, calibrated "
                           f"on {len(negatives)} independent models at a {DEMO_FPR:.0%} target "
@@ -195,34 +180,20 @@ def _unlearning(folder: Path, zoo: Zoo, source: ModelRecord, key: PrivateKey,
         if path.suffix in (".onnx", ".npy"):
             shutil.copyfile(path, here / path.name)
 
-    def load(name: str) -> tuple[Path, NormalizedModel]:
-        return here / f"{name}.onnx", normalize(here / f"{name}.onnx")
-
-    original_path, original_model = load("original")
-    references = [load(f"reference-{i}") for i in range(N_REFERENCES)]
-    forget, retain = np.load(here / "forget.npy"), np.load(here / "retain.npy")
+    references = [here / f"reference-{i}.onnx" for i in range(N_REFERENCES)]
     results: dict[str, tuple[Path, str]] = {}
     with bars.bar("unlearning claims audited", len(CLAIMS)) as update:
         for done, method in enumerate(CLAIMS):
             step(f"auditing an unlearning claim made by '{method}'")
-            claimed_path, claimed = load(f"claimed-{method}")
-            verdict = audit_unlearning(original_model, claimed, forget, key, retain=retain,
-                                       references=[m for _, m in references])
-            models = [("original", original_path, original_model),
-                      ("unlearned", claimed_path, claimed),
-                      *(("reference", p, m) for p, m in references)]
-            record = unlearning_record(
-                verdict, models,
-                [("forget set", here / "forget.npy"), ("retain set", here / "retain.npy")],
-                {"anchors": 64, "target_fpr": 0.01, "references": N_REFERENCES,
-                 "target": "paired classes (the claimed model's top-1)"},
-                keyid(key),
-                f"modelgif audit-unlearning --original {UNLEARNING}/original.onnx "
+            out = folder / f"verdict-unlearning-{method}.json"
+            audit = audit_unlearning(
+                original=here / "original.onnx", unlearned=here / f"claimed-{method}.onnx",
+                forget=here / "forget.npy", retain=here / "retain.npy", references=references,
+                key=key, output=out, force=True,
+                command=f"modelgif audit-unlearning --original {UNLEARNING}/original.onnx "
                 f"--unlearned {UNLEARNING}/claimed-{method}.onnx --forget "
                 f"{UNLEARNING}/forget.npy --retain {UNLEARNING}/retain.npy --reference "
                 f"{UNLEARNING}/reference-*.onnx --key owner.key")
-            out = write_record(folder / f"verdict-unlearning-{method}.json", record, key,
-                               force=True)
-            results[f"unlearning claim ({method})"] = (out, verdict.decision)
+            results[f"unlearning claim ({method})"] = (out, audit.verdict.decision)
             update(done + 1, len(CLAIMS))
     return results

@@ -9,12 +9,17 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
+
 from modelgif.errors import InputError
 
 __all__ = [
     "MAX_ANCHOR_ELEMENTS",
     "MAX_PATH_POINTS",
     "MAX_SKETCH_ELEMENTS",
+    "FloatArray",
+    "check_array",
     "check_choice",
     "check_float",
     "check_int",
@@ -27,6 +32,8 @@ __all__ = [
 MAX_ANCHOR_ELEMENTS = 1 << 27  # anchors x values per anchor (512 MiB of float32)
 MAX_PATH_POINTS = 1 << 22  # anchors x steps: gradient evaluations
 MAX_SKETCH_ELEMENTS = 1 << 24  # anchors x steps x sketch entries (64 MiB of float32)
+
+FloatArray = npt.NDArray[np.float64]
 
 
 def check_int(value: object, name: str, owner: str, low: int, high: int) -> int:
@@ -77,3 +84,30 @@ def check_work(what: str, factors: dict[str, int], limit: int) -> None:
     if product > limit:
         named = " x ".join(f"{name} {value}" for name, value in factors.items())
         raise InputError(f"{named} = {product} {what}, over the limit of {limit}.")
+
+
+def check_array(
+    value: object, name: str, owner: str, ndim: int, *, what: str = "a finite real array"
+) -> FloatArray:
+    """Return `value` as a float64 array with `ndim` dimensions, none empty, all finite.
+
+    Raises InputError with the project's template otherwise.
+    """
+    try:
+        array = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise InputError(
+            f"The '{name}' parameter of {owner} must be {what} with {ndim} dimension(s). "
+            f"Got {type(value).__name__}."
+        ) from None
+    if array.ndim != ndim or 0 in array.shape:
+        raise InputError(
+            f"The '{name}' parameter of {owner} must be {what} with {ndim} non-empty "
+            f"dimension(s). Got shape {array.shape}."
+        )
+    if not np.all(np.isfinite(array)):
+        raise InputError(
+            f"The '{name}' parameter of {owner} must be {what} with no NaN or infinity. "
+            f"Got {int(np.sum(~np.isfinite(array)))} non-finite value(s)."
+        )
+    return array

@@ -37,10 +37,10 @@ from modelgif.reports.evidence import (
 )
 from modelgif.reports.explain import negatives_needed
 from modelgif.reports.html import render_html
+from modelgif.verifiers.rates import clopper_pearson_upper
 from modelgif.verifiers.record import PREDICATE_TYPE as RECORD_PREDICATE
 from modelgif.verifiers.record import file_entry, make_record, record_subjects, write_record
 from modelgif.verifiers.signed_file import write_signed
-from modelgif.verifiers.statistics import clopper_pearson_upper
 from modelgif.verifiers.verdict import compute_verdict
 
 

@@ -18,6 +18,7 @@ import pytest
 from scipy import stats
 
 from modelgif.errors import InputError
+from modelgif.validation import FloatArray
 from modelgif.verifiers.calibration import (
     STATISTICS,
     Calibration,
@@ -26,7 +27,7 @@ from modelgif.verifiers.calibration import (
     p_values,
     score,
 )
-from modelgif.verifiers.statistics import FloatArray, standardise
+from modelgif.verifiers.null_moments import standardise
 
 N_ANCHORS = 64
 M_NULL = 20

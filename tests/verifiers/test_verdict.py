@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from modelgif.errors import InputError
+from modelgif.validation import FloatArray
 from modelgif.verifiers.calibration import Calibration, fit_calibration
-from modelgif.verifiers.statistics import FloatArray
 from modelgif.verifiers.verdict import LIMITATIONS, Verdict, compute_verdict, decide
 
 N_ANCHORS, N_STEPS, M_NULL = 64, 8, 20

@@ -9,7 +9,7 @@ the protocol readable and lets `modelgif bench <name>` discover it (cli/cmd_benc
     ip_report.py the results as Markdown tables
     ipfields.py  owner fingerprints and suspects' cosines per setting, cached on disk
     splits.py    the fixed seeded split of a zoo's models into disjoint roles
-    metrics.py   AUC / TPR within groups, bootstrap intervals (thin over verifiers.statistics)
+    metrics.py   AUC / TPR within groups, bootstrap intervals (thin over scikit-learn)
     distill.py   distilled students and noise thieves on Fashion-MNIST: protocol and tables
                  (run by benchmarks/bench_distill.py); distill_fields.py its cached fields,
     outputstats.py  output-only statistics (JS, agreement, SAC); their calibrated test

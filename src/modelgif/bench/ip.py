@@ -55,7 +55,8 @@ from modelgif.bench.metrics import grouped_auc, grouped_tpr_at_fpr, rate, with_c
 from modelgif.bench.splits import SELECTION, fold_name, split_models
 from modelgif.errors import InputError
 from modelgif.verifiers.calibration import Calibration, fit_calibration
-from modelgif.verifiers.statistics import clopper_pearson_upper, mean_cosine_distance
+from modelgif.verifiers.rates import clopper_pearson_upper
+from modelgif.verifiers.similarity import mean_cosine_distance
 from modelgif.verifiers.verdict import compute_verdict
 from modelgif.zoo.manifest import DERIVED_CATEGORIES, ModelRecord, Zoo
 

@@ -20,8 +20,7 @@ import numpy.typing as npt
 from sklearn.metrics import roc_auc_score
 
 from modelgif.errors import InputError
-from modelgif.validation import check_float, check_int
-from modelgif.verifiers.statistics import check_array
+from modelgif.validation import check_array, check_float, check_int
 
 __all__ = [
     "bootstrap_ci",

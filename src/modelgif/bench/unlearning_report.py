@@ -16,7 +16,7 @@ from dataclasses import replace
 import numpy as np
 
 from modelgif.bench.unlearning_run import SCENARIOS, Claim
-from modelgif.verifiers.statistics import clopper_pearson_interval
+from modelgif.verifiers.rates import clopper_pearson_interval
 from modelgif.zoo.unlearners import APPROXIMATE, CHEATS, HONEST, UNLEARNERS
 
 __all__ = ["CURVE_FLOOR", "acceptance_rows", "curve_svg", "markdown_tables", "targets"]

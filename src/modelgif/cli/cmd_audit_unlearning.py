@@ -9,11 +9,7 @@ from typing import Any
 from modelgif.atomic_write import check_output
 from modelgif.cli.common import add_force_argument, add_key_arguments, command_line, owner_key
 from modelgif.cli.output import emit
-from modelgif.crypto.keys import keyid
-from modelgif.fingerprint.anchors import load_pool
-from modelgif.fingerprint.normalize import normalize
-from modelgif.verifiers.record import write_record
-from modelgif.verifiers.unlearning import audit_unlearning, unlearning_record
+from modelgif.workflows.audit import audit_unlearning
 
 __all__ = ["register", "run"]
 
@@ -64,23 +60,12 @@ def run(args: argparse.Namespace) -> int:
     if args.output:
         check_output(args.output, args.force)
     key = owner_key(args)
-    original, claimed = normalize(args.original), normalize(args.unlearned)
-    references = [normalize(path) for path in args.reference]
-    forget = load_pool(args.forget)
-    retain = load_pool(args.retain) if args.retain else None
-    verdict = audit_unlearning(original, claimed, forget, key, retain=retain,
-                               references=references, n_anchors=args.anchors_count,
-                               target_fpr=args.target_fpr)
-    models = [("original", args.original, original), ("unlearned", args.unlearned, claimed),
-              *(("reference", p, m) for p, m in zip(args.reference, references, strict=True))]
-    data = [(role, path) for role, path in (("forget set", args.forget),
-                                            ("retain set", args.retain)) if path is not None]
-    settings = {"anchors": args.anchors_count, "target_fpr": args.target_fpr,
-                "target": "paired classes (the claimed model's top-1)",
-                "references": len(references)}
-    record = unlearning_record(verdict, models, data, settings, keyid(key), command_line(args))
-    if args.output:
-        write_record(args.output, record, key, args.force)
+    result = audit_unlearning(original=args.original, unlearned=args.unlearned,
+                              forget=args.forget, key=key, retain=args.retain,
+                              references=args.reference, anchors_count=args.anchors_count,
+                              target_fpr=args.target_fpr, command=command_line(args),
+                              output=args.output, force=args.force)
+    verdict = result.verdict
     lines = [f"{args.unlearned.name}: {verdict.decision.upper()}",
              f"  field similarity to the original on forget data "
              f"{verdict.forget_similarity:.3f}"]
@@ -89,6 +74,6 @@ def run(args: argparse.Namespace) -> int:
         lines.append(f"  retrained references: {min(sims):.3f} .. {max(sims):.3f}; "
                      f"T = {verdict.test.statistic:.3g} (threshold {verdict.test.threshold:.3g})")
     lines += [f"  rests on: {note}" for note in verdict.rests_on]
-    emit(record, args.json, "\n".join(lines))
+    emit(result.to_dict(), args.json, "\n".join(lines))
     failing = args.fail_on == "not-forgotten" and verdict.decision == "not forgotten"
     return 1 if failing else 0

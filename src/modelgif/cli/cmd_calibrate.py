@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 from modelgif.atomic_write import check_output
-from modelgif.cli import text_model
 from modelgif.cli.common import (
     add_budget_arguments,
     add_force_argument,
@@ -16,17 +15,10 @@ from modelgif.cli.common import (
     progress_bar,
 )
 from modelgif.cli.output import emit
-from modelgif.errors import InputError
-from modelgif.fingerprint.create import open_secrets
-from modelgif.fingerprint.model_output import recorded_output
-from modelgif.fingerprint.normalize import normalize
-from modelgif.fingerprint.record import load_fingerprint
-from modelgif.fingerprint.text.fingerprint import is_text_fingerprint
 from modelgif.validation import check_float
-from modelgif.verifiers.ownership import calibrate, save_calibration
-from modelgif.verifiers.probe_verdict import calibrate_probes, plan_queries
+from modelgif.workflows.calibrate import calibrate
 
-__all__ = ["negative_files", "register", "run"]
+__all__ = ["register", "run"]
 
 EPILOG = """\
 examples:
@@ -71,53 +63,19 @@ def register(sub: Any) -> None:
     parser.set_defaults(func=run)
 
 
-def negative_files(items: list[Path]) -> list[Path]:
-    """Expand folders to their .onnx files (sorted); refuse anything else."""
-    files: list[Path] = []
-    for item in items:
-        if item.is_dir():
-            files += sorted(item.glob("*.onnx"))
-        elif item.is_file():
-            files.append(item)
-        else:
-            raise InputError(f"{item}: no such file or folder")
-    if len(files) < 5:
-        raise InputError(f"Calibration needs at least 5 negative models; got {len(files)}.")
-    return files
-
-
 def run(args: argparse.Namespace) -> int:
     check_output(args.output, args.force)
     check_float(args.target_fpr, "--target-fpr", "calibrate", 1e-6, 0.5)  # before any work
     key = owner_key(args)
-    fingerprint = load_fingerprint(args.fingerprint, key.public_key())
-    secrets = open_secrets(fingerprint, key)
-    if is_text_fingerprint(fingerprint):
-        if args.query_budget is not None:
-            raise InputError("--query-budget is for image fingerprints made with --probes; "
-                             "a text fingerprint is calibrated on its field.")
-        fitted, files = text_model.calibrate(args, fingerprint, secrets)
-    else:
-        files = negative_files(args.negatives)
-        wanted = args.model_output or recorded_output(fingerprint.config)
-        negatives = [normalize(f, output=wanted, strict_output=args.model_output is not None)
-                     for f in files]
-        if args.query_budget is not None:
-            plan = plan_queries(fingerprint, args.query_budget, args.output_kind, args.top_k)
-            fitted = calibrate_probes(fingerprint, secrets, negatives, plan, args.target_fpr)
-        else:
-            with progress_bar("negatives", enabled=not args.json) as progress:
-                fitted = calibrate(fingerprint, secrets, negatives, args.target_fpr,
-                                   progress=progress)
-    save_calibration(args.output, fingerprint, fitted, [f.name for f in files], key,
-                     args.force)
-    main = fitted.get("sketch") or next(iter(fitted.values()))
-    summary = {"file": str(args.output), "negatives": len(files),
-               **{name: {"threshold": c.threshold, "fpr_bound": c.fpr_bound,
-                         "fpr_bound_empirical": c.fpr_bound_empirical}
-                  for name, c in fitted.items()}}
-    human = (f"{args.output}: null from {len(files)} negatives; threshold T > "
+    with progress_bar("negatives", enabled=not args.json) as progress:
+        result = calibrate(args.fingerprint, args.negatives, key=key,
+                           target_fpr=args.target_fpr, query_budget=args.query_budget,
+                           output_kind=args.output_kind, top_k=args.top_k,
+                           model_output=args.model_output, output=args.output,
+                           force=args.force, progress=progress)
+    main = result.main
+    human = (f"{args.output}: null from {len(result.negatives)} negatives; threshold T > "
              f"{main.threshold:.3g} for target FPR {args.target_fpr} (Gaussian bound "
              f"{main.fpr_bound:.3g}; distribution-free bound {main.fpr_bound_empirical:.3g})")
-    emit(summary, args.json, human)
+    emit(result.to_dict(), args.json, human)
     return 0

@@ -3,20 +3,15 @@
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 from typing import Any
 
 from modelgif.atomic_write import check_output_folder
 from modelgif.cli.common import add_force_argument, add_key_arguments, owner_key
 from modelgif.cli.output import emit
-from modelgif.crypto.keys import load_public_key
 from modelgif.errors import InputError
-from modelgif.fingerprint.reveal import read_reveal
-from modelgif.reports.evidence import BUNDLE_FILES, verify_bundle, write_report
-from modelgif.reports.recheck import recheck_ownership
-from modelgif.safe_read import open_regular, read_json
-from modelgif.scan.records import expand_scan_files
+from modelgif.reports.evidence import BUNDLE_FILES
+from modelgif.workflows.report import RecomputedMismatch, verify_report, write_report
 
 __all__ = ["register", "run"]
 
@@ -82,39 +77,29 @@ def run(args: argparse.Namespace) -> int:
         raise InputError("`modelgif report` needs --key (to sign) and -o DIR.")
     check_output_folder(args.output, list(BUNDLE_FILES), args.force)
     key = owner_key(args)
-    verdict_key = load_public_key(args.pub) if args.pub else None
-    verdicts = expand_scan_files([Path(p) for p in args.items], args.output, key, args.force)
-    bundle = write_report(verdicts, key, args.output,
+    bundle = write_report(args.items, key=key, output=args.output, verdict_key=args.pub,
                           case_id=args.case_id, title=args.title, scope=args.scope,
-                          verdict_key=verdict_key, force=args.force, pdf=args.pdf)
-    paths = {"evidence": str(bundle.evidence), "signature": str(bundle.signature),
-             "html": str(bundle.html)}
+                          force=args.force, pdf=args.pdf)
     text = f"report written: {bundle.html}\nevidence:       {bundle.evidence}"
     if bundle.pdf is not None:
-        paths["pdf"] = str(bundle.pdf)
         text += f"\npdf:            {bundle.pdf}"
-    emit(paths, args.json, text)
+    emit(bundle.to_dict(), args.json, text)
     return 0
 
 
 def _verify(args: argparse.Namespace) -> int:
     if len(args.items) != 2 or args.pub is None:
         raise InputError("usage: modelgif report verify DIR --pub KEY.pub [--files FILE ...]")
-    files = {path.name: path for path in args.files}
-    os.close(open_regular(args.pub, "public key"))
-    public_key = load_public_key(args.pub)
-    folder = Path(args.items[1])
-    summary = verify_bundle(folder, public_key, files)
-    if args.reveal is not None:
-        statement = read_json(folder / "evidence.json", 64 << 20, "evidence file")
-        rows = recheck_ownership(statement, public_key, read_reveal(args.reveal), args.files)
-        summary["recomputed"] = rows
-        if not all(row["match"] for row in rows):
-            emit(summary, args.json, "\n".join(
-                f"MISMATCH {r['suspect']}: reported {r['quantity']} {r['reported']:.6g} "
-                f"({r['decision_reported']}), recomputed {r['recomputed']:.6g} "
-                f"({r['decision_recomputed']})" for r in rows if not r["match"]))
-            raise InputError("The recomputed numbers do not match the report.")
+    try:
+        check = verify_report(args.items[1], key=args.pub, files=args.files,
+                              reveal=args.reveal)
+    except RecomputedMismatch as mismatch:
+        emit(mismatch.summary, args.json, "\n".join(
+            f"MISMATCH {r['suspect']}: reported {r['quantity']} {r['reported']:.6g} "
+            f"({r['decision_reported']}), recomputed {r['recomputed']:.6g} "
+            f"({r['decision_recomputed']})" for r in mismatch.mismatches))
+        raise
+    summary = check.to_dict()
     decisions = ", ".join(f"{k}: {v}" for k, v in summary["decisions"].items())
     recomputed = len(summary.get("recomputed", []))
     pages = " and ".join(n for n in ("report.html", "report.pdf")

@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 from modelgif.atomic_write import check_output
-from modelgif.cli import text_model
 from modelgif.cli.common import (
     add_budget_arguments,
     add_force_argument,
@@ -17,29 +16,9 @@ from modelgif.cli.common import (
     progress_bar,
 )
 from modelgif.cli.output import emit
-from modelgif.crypto.keys import PrivateKey, keyid
 from modelgif.errors import InputError
-from modelgif.fingerprint.create import FingerprintSecrets, open_secrets
-from modelgif.fingerprint.model_output import recorded_output
-from modelgif.fingerprint.normalize import NormalizedModel, normalize
-from modelgif.fingerprint.record import Fingerprint, load_fingerprint
-from modelgif.fingerprint.text.fingerprint import is_text_fingerprint
-from modelgif.remote import ClientLimits, InferenceClient, QueryLog, remote_oracle
-from modelgif.verifiers.calibration import Calibration
-from modelgif.verifiers.ownership import (
-    SKETCHES,
-    load_calibration,
-    ownership_record,
-    verify_suspect,
-)
-from modelgif.verifiers.probe_record import probe_record
-from modelgif.verifiers.probe_verdict import (
-    bound_calibration,
-    onnx_oracle,
-    plan_queries,
-    verify_with_probes,
-)
-from modelgif.verifiers.record import write_record
+from modelgif.remote import ClientLimits
+from modelgif.workflows.verify import RemoteSuspect, VerifyResult, verify
 
 __all__ = ["register", "run"]
 
@@ -117,82 +96,24 @@ def run(args: argparse.Namespace) -> int:
     if args.output:
         check_output(args.output, args.force)
     key = owner_key(args)
-    fingerprint = load_fingerprint(args.fingerprint, key.public_key())
-    secrets = open_secrets(fingerprint, key)
-    calibrations = (load_calibration(args.calibration, fingerprint, key.public_key())
-                    if args.calibration else None)
-    if is_text_fingerprint(fingerprint):
-        if args.query_budget is not None or args.suspect is None:
-            raise InputError("A text fingerprint verifies a suspect file or folder by its "
-                             "field; --query-budget and --suspect-url are for image "
-                             "fingerprints made with --probes.")
-        return text_model.verify(args, key, fingerprint, secrets, calibrations)
-    if args.query_budget is not None:
-        return _run_budgeted(args, key, fingerprint, secrets, calibrations)
-    if calibrations is not None and not set(calibrations) & set(SKETCHES):
-        raise InputError(f"{args.calibration} was made for {', '.join(sorted(calibrations))}, "
-                         "not for the field; pass the same --output-kind and --query-budget")
-    wanted = args.model_output or recorded_output(fingerprint.config)
-    suspect = normalize(args.suspect, output=wanted, strict_output=args.model_output is not None)
-    with progress_bar("suspect field", enabled=not args.json) as progress:
-        verdict, comparison = verify_suspect(fingerprint, secrets, suspect, calibrations,
-                                             args.backend, progress)
-    record = ownership_record(args.fingerprint, fingerprint, args.suspect, suspect, verdict,
-                              comparison, keyid(key), command_line(args), args.calibration,
-                              calibrations)
-    if args.output:
-        write_record(args.output, record, key, args.force)
-    human = _human(args.suspect.name, verdict.to_dict())
-    emit(record, args.json, human)
-    return 1 if args.fail_on == "derived" and verdict.decision == "derived" else 0
-
-
-def _run_budgeted(args: argparse.Namespace, key: PrivateKey, fingerprint: Fingerprint,
-                  secrets: FingerprintSecrets, calibrations: dict[str, Calibration] | None
-                  ) -> int:
-    plan = plan_queries(fingerprint, args.query_budget, args.output_kind, args.top_k)
-    bound_calibration(plan, calibrations)  # before the log is opened or a query is spent
-    spec = fingerprint.config["input_spec"]
-    suspect: NormalizedModel | None = None
-    server: dict[str, Any] | None = None
-    if args.suspect_url is None:
-        wanted = args.model_output or recorded_output(fingerprint.config)
-        suspect = normalize(args.suspect, output=wanted,
-                            strict_output=args.model_output is not None)
-        verdict, comparison = verify_with_probes(
-            fingerprint, secrets, onnx_oracle(suspect, plan.kind, plan.top_k), plan,
-            calibrations, suspect.digest)
-        name = args.suspect.name
-    else:
+    remote = None
+    if args.suspect_url is not None:
         limits = ClientLimits(timeout_s=args.timeout_s, rate_per_s=args.rate_limit,
                               batch_size=args.batch_size, max_retries=args.max_retries)
-        with QueryLog(args.query_log, args.force) as log:
-            client = InferenceClient(args.suspect_url, args.model_name, limits, log)
-            oracle = remote_oracle(client, plan.kind, tuple(spec["shape"][1:]),
-                                   str(spec["dtype"]), int(fingerprint.config["probes"]["classes"]),
-                                   plan.top_k, args.model_output)
-            verdict, comparison = verify_with_probes(fingerprint, secrets, oracle, plan,
-                                                     calibrations)
-        server = {"url": args.suspect_url, "model_name": args.model_name,
-                  "requests": client.requests, "retries": client.retries}
-        name = f"{args.model_name} at {args.suspect_url}"
-    record = probe_record(args.fingerprint, fingerprint, verdict, comparison, keyid(key),
-                          command_line(args), args.query_budget, suspect_path=args.suspect,
-                          suspect=suspect, query_log=args.query_log if server else None,
-                          server=server, calibration_path=args.calibration,
-                          calibrations=calibrations)
-    if args.output:
-        write_record(args.output, record, key, args.force)
-    human = _human(name, verdict.to_dict())
-    human += (f"\n  {comparison.queries} queries ({plan.kind}"
-              f"{f' top-{plan.top_k}' if plan.kind == 'topk' else ''}) of a budget of "
-              f"{args.query_budget}; output agreement at {plan.queries} secret probe points")
-    emit(record, args.json, human)
-    return 1 if args.fail_on == "derived" and verdict.decision == "derived" else 0
+        remote = RemoteSuspect(args.suspect_url, args.model_name, args.query_log, limits)
+    with progress_bar("suspect field", enabled=not args.json) as progress:
+        result = verify(args.fingerprint, args.suspect, key=key, calibration=args.calibration,
+                        backend=args.backend, model_output=args.model_output,
+                        query_budget=args.query_budget, output_kind=args.output_kind,
+                        top_k=args.top_k, remote=remote, command=command_line(args),
+                        output=args.output, force=args.force, progress=progress)
+    emit(result.to_dict(), args.json, _human(result))
+    return 1 if args.fail_on == "derived" and result.verdict.decision == "derived" else 0
 
 
-def _human(name: str, verdict: dict[str, Any]) -> str:
-    lines = [f"{name}: {verdict['decision'].upper()}"]
+def _human(result: VerifyResult) -> str:
+    verdict = result.verdict.to_dict()
+    lines = [f"{result.suspect_name}: {verdict['decision'].upper()}"]
     if verdict["calibrated"]:
         lines.append(f"  statistic T = {verdict['statistic']:.3g} (threshold "
                      f"{verdict['threshold']:.3g} for FPR {verdict['target_fpr']:.3g}); "
@@ -205,4 +126,11 @@ def _human(name: str, verdict: dict[str, Any]) -> str:
                      "`modelgif calibrate` with independent models")
     lines.append(f"  mean similarity {verdict['mean_similarity']:.3f}, mean cosine distance "
                  f"{verdict['mean_distance']:.3f} over {verdict['n_anchors']} anchors")
+    lines += [f"  note: {note}" for note in result.notes]
+    if result.queries is not None:
+        plan = result.queries.plan
+        lines.append(f"  {result.queries.spent} queries ({plan.kind}"
+                     f"{f' top-{plan.top_k}' if plan.kind == 'topk' else ''}) of a budget of "
+                     f"{result.queries.budget}; output agreement at {plan.queries} secret "
+                     "probe points")
     return "\n".join(lines)

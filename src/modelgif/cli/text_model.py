@@ -1,41 +1,25 @@
-"""The text-model branch of `fingerprint`, `verify` and `calibrate` (not a command itself).
+"""The text-model branch of `fingerprint` (not a command itself).
 
-A Hugging Face folder or a token-id .onnx given to `fingerprint`, and any fingerprint whose
-config has a "text" section given to `verify` or `calibrate`, come here; everything else
-stays on the image path. The flags are the same commands' flags (cmd_*.py), read here for
-text models (fingerprint/text/fingerprint.py says what they mean).
+A Hugging Face folder or a token-id .onnx given to `fingerprint` comes here; everything else
+stays on the image path. The flags are the same command's flags (cmd_fingerprint.py), read
+here for text models (fingerprint/text/fingerprint.py says what they mean). A fingerprint
+whose config has a "text" section, given to `verify` or `calibrate`, takes the text branch
+of those workflows (modelgif.workflows.text).
 """
 
 from __future__ import annotations
 
 import argparse
-from dataclasses import replace
-from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
-from modelgif.cli.common import command_line, progress_bar
+from modelgif.cli.common import progress_bar
 from modelgif.cli.output import emit
-from modelgif.crypto.keys import PrivateKey, keyid
+from modelgif.crypto.keys import PrivateKey
 from modelgif.errors import InputError
-from modelgif.fingerprint.create import FingerprintSecrets
-from modelgif.fingerprint.record import Fingerprint
-from modelgif.fingerprint.text.fingerprint import (
-    TextSettings,
-    calibrate_text,
-    compare_text,
-    create_text_fingerprint,
-)
-from modelgif.fingerprint.text.hf_folder import is_hf_folder
-from modelgif.fingerprint.text.model import is_text_model, load_text_model
+from modelgif.fingerprint.text.fingerprint import TextSettings, create_text_fingerprint
+from modelgif.fingerprint.text.model import is_text_model
 
-__all__ = [
-    "add_text_arguments",
-    "calibrate",
-    "fingerprint",
-    "is_text_model",
-    "text_negatives",
-    "verify",
-]
+__all__ = ["add_text_arguments", "fingerprint", "is_text_model"]
 
 
 def add_text_arguments(parser: argparse.ArgumentParser) -> None:
@@ -79,63 +63,3 @@ def fingerprint(args: argparse.Namespace, key: PrivateKey) -> int:
              f"  anchor commitment {made.commitment}")
     emit(summary, args.json, human)
     return 0
-
-
-def verify(args: argparse.Namespace, key: PrivateKey, made: Fingerprint,
-           secrets: FingerprintSecrets, calibrations: dict[str, Any] | None) -> int:
-    """`modelgif verify TEXT.mgf SUSPECT_DIR/|suspect.onnx`."""
-    from modelgif.cli.cmd_verify import _human
-    from modelgif.verifiers.ownership import Comparison, ownership_record
-    from modelgif.verifiers.record import write_record
-    from modelgif.verifiers.verdict import compute_verdict
-
-    suspect = load_text_model(args.suspect, int(made.config["text"]["length"]),
-                              args.model_output or made.config.get("model_output"))
-    with progress_bar("suspect text field", enabled=not args.json) as progress:
-        compared = compare_text(made, secrets, suspect, args.backend, progress)
-    calibration = (calibrations or {}).get(compared.sketch)
-    verdict = compute_verdict(compared.cosines, calibration, compared={
-        "owner": "sha256:" + made.model_digest, "suspect": compared.digest,
-        "fingerprint_commitment": made.commitment, "estimator": compared.sketch})
-    comparison = Comparison(compared.cosines, compared.sketch, compared.estimator,
-                            compared.digest)
-    normalized, hashed = suspect.normalized, args.suspect
-    if args.suspect.is_dir():  # a folder: its weights file is what the evidence hashes
-        hashed = args.suspect / "model.safetensors"
-        normalized = replace(normalized, opset=cast(Any, None))  # not an ONNX file
-    record = ownership_record(args.fingerprint, made, hashed, normalized,
-                              verdict, comparison, keyid(key), command_line(args),
-                              args.calibration, calibrations)
-    if args.output:
-        write_record(args.output, record, key, args.force)
-    human = _human(args.suspect.name, verdict.to_dict())
-    for note in compared.notes:
-        human += f"\n  note: {note}"
-    emit(record, args.json, human)
-    return 1 if args.fail_on == "derived" and verdict.decision == "derived" else 0
-
-
-def text_negatives(items: list[Path]) -> list[Path]:
-    """Negatives for a text fingerprint: Hugging Face folders and token-id .onnx files; a
-    folder that is not a model is searched one level down."""
-    found: list[Path] = []
-    for item in items:
-        if is_hf_folder(item) or item.is_file():
-            found.append(item)
-        elif item.is_dir():
-            found += sorted(p for p in item.iterdir()
-                            if is_hf_folder(p) or (p.is_file() and p.suffix == ".onnx"))
-        else:
-            raise InputError(f"{item}: no such file or folder")
-    if len(found) < 5:
-        raise InputError(f"Calibration needs at least 5 negative models; got {len(found)}.")
-    return found
-
-
-def calibrate(args: argparse.Namespace, made: Fingerprint,
-              secrets: FingerprintSecrets) -> tuple[dict[str, Any], list[Path]]:
-    """The text branch of `modelgif calibrate`: (fitted calibrations, negative paths)."""
-    files = text_negatives(args.negatives)
-    with progress_bar("negatives", enabled=not args.json) as progress:
-        fitted = calibrate_text(made, secrets, list(files), args.target_fpr, progress)
-    return fitted, files

@@ -81,6 +81,14 @@ class ReportBundle:
     html: Path
     pdf: Path | None = None
 
+    def to_dict(self) -> dict[str, str]:
+        """The written files by role (what `modelgif report --json` prints)."""
+        paths = {"evidence": str(self.evidence), "signature": str(self.signature),
+                 "html": str(self.html)}
+        if self.pdf is not None:
+            paths["pdf"] = str(self.pdf)
+        return paths
+
 
 def _finding(path: Path, record: dict[str, Any]) -> dict[str, Any]:
     suspects = [i["name"] for i in record["inputs"] if i["role"] in ("suspect", "unlearned")]

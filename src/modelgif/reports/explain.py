@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from modelgif.verifiers.statistics import clopper_pearson_upper
+from modelgif.verifiers.rates import clopper_pearson_upper
 
 __all__ = [
     "GLOSSARY", "UNLEARNING_LIMITATIONS", "VERDICT_MEANING", "calibration_caveat",

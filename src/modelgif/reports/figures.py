@@ -27,7 +27,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullLocator
 
-from modelgif.verifiers.statistics import student_t_sf
+from modelgif.verifiers.tails import student_t_sf
 
 __all__ = ["COLORS", "anchors", "distances", "null_and_calibration", "unlearning"]
 

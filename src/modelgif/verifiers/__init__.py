@@ -5,8 +5,11 @@
     unlearning.py   claimed model vs original on secret forget-set anchors (paired classes),
                     calibrated against models retrained without the forget set
     distance.py     pairwise ModelGiF distance matrix at one secret anchor set
-    statistics.py   pure functions: per-anchor similarity, null moments, tolerance bounds,
-                    Clopper-Pearson, ROC AUC, TPR at FPR, bootstrap
+    similarity.py   pure: cosines -> per-anchor similarity, log and mean cosine distance
+    null_moments.py pure: the null's per-anchor moments, z-scores, Stouffer's sum
+    tails.py        pure: normal and t tails, Gaussian tolerance factor and FPR bound
+    rates.py        pure: Clopper-Pearson bounds, rank p-values (statistics.py: the old
+                    single home of these four, kept so its imports resolve)
     calibration.py  the fitted null and the threshold for a target FPR
     calibration_file.py  CAL.json: signed by the owner, bound to one fingerprint
     verdict.py      the Verdict and the three-way decision rule

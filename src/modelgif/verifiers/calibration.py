@@ -39,22 +39,15 @@ import numpy as np
 import numpy.typing as npt
 
 from modelgif.errors import InputError
-from modelgif.validation import check_choice, check_float, check_int
-from modelgif.verifiers.statistics import (
-    REDUCERS,
-    FloatArray,
-    check_array,
-    clopper_pearson_upper,
-    empirical_p_value,
-    fit_null_moments,
+from modelgif.validation import FloatArray, check_array, check_choice, check_float, check_int
+from modelgif.verifiers.null_moments import fit_null_moments, standardise, stouffer
+from modelgif.verifiers.rates import clopper_pearson_upper, empirical_p_value
+from modelgif.verifiers.similarity import REDUCERS, log_distance, per_anchor_similarity
+from modelgif.verifiers.tails import (
     gaussian_fpr_upper_bound,
     gaussian_tolerance_factor,
-    log_distance,
     normal_ppf,
     normal_sf,
-    per_anchor_similarity,
-    standardise,
-    stouffer,
     student_t_sf,
 )
 

@@ -68,15 +68,15 @@ from modelgif.fingerprint.field import FieldConfig, compute_field, field_cosines
 from modelgif.fingerprint.normalize import NormalizedModel
 from modelgif.validation import check_float
 from modelgif.verifiers.calibration import MIN_NULL_MODELS
+from modelgif.verifiers.rates import empirical_p_value
 from modelgif.verifiers.record import file_entry, make_record
-from modelgif.verifiers.statistics import (
+from modelgif.verifiers.similarity import (
     DISTANCE_FLOOR,
-    empirical_p_value,
     mean_cosine_distance,
     per_anchor_similarity,
-    student_t_sf,
 )
-from modelgif.verifiers.statistics import log_distance as similarity_log_distance
+from modelgif.verifiers.similarity import log_distance as similarity_log_distance
+from modelgif.verifiers.tails import student_t_sf
 from modelgif.verifiers.verdict import Verdict, compute_verdict
 
 __all__ = [

@@ -30,13 +30,9 @@ import numpy as np
 import numpy.typing as npt
 
 from modelgif.errors import InputError
-from modelgif.validation import check_float
+from modelgif.validation import FloatArray, check_float
 from modelgif.verifiers.calibration import Calibration, p_values, score
-from modelgif.verifiers.statistics import (
-    FloatArray,
-    mean_cosine_distance,
-    per_anchor_similarity,
-)
+from modelgif.verifiers.similarity import mean_cosine_distance, per_anchor_similarity
 
 __all__ = ["DECISIONS", "LIMITATIONS", "Decision", "Verdict", "compute_verdict", "decide"]
 
