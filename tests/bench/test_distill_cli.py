@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -47,11 +48,8 @@ def test_more_independents_keep_the_first_ids_and_the_deal_is_the_generic_splitt
                                                {s.id for s in small}}
     assert sum(m.category == "independent" for m in large) == 24
 
-    class Zoo:
-        seed = 0
-        models = {m.id: m for m in small}
-
-    negative, _ = roles(Zoo())  # type: ignore[arg-type]
+    zoo = SimpleNamespace(seed=0, models={m.id: m for m in small})
+    negative, _ = roles(zoo)  # type: ignore[arg-type]
     again = split_models(small, 0, ("fold-0", "fold-1", "selection", "fold-2", "fold-3"),
                          lambda m: f"{m.category}/{m.architecture}/"
                          f"{m.teacher or m.recipe.get('data')}", SALT)
