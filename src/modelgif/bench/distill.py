@@ -160,13 +160,18 @@ class DistillScores:
 
 def _score_one(method: str, null: str, calibrators: list[str], suspect: str,
                features: dict[str, dict[str, Any]], sig: dict[str, str],
-               fusion: dict[str, Fusion]) -> tuple[float, bool, int, float]:
+               fusion: dict[str, Fusion], fits: dict[tuple[str, ...], Any]
+               ) -> tuple[float, bool, int, float]:
     """(z, flagged, null size, threshold as a z) of `suspect` under the null of
-    `calibrators` (matched: only those of the suspect's graph signature)."""
+    `calibrators` (matched: only those of the suspect's graph signature). `fits` memoises
+    each null by (method, its negatives): every fit is deterministic."""
     cal = calibrators if null == "pooled" else [c for c in calibrators if sig[c] == sig[suspect]]
+    key = (method, *cal)
     if method == "modelgif":
-        calibration = fit_calibration(np.stack([features[c]["cosines"] for c in cal]), cal,
-                                      n_bootstrap=500)
+        if key not in fits:
+            fits[key] = fit_calibration(np.stack([features[c]["cosines"] for c in cal]), cal,
+                                        n_bootstrap=500)
+        calibration = fits[key]
         verdict = compute_verdict(features[suspect]["cosines"], calibration,
                                   compared={"suspect": suspect})
         assert verdict.statistic is not None and verdict.threshold is not None
@@ -175,11 +180,15 @@ def _score_one(method: str, null: str, calibrators: list[str], suspect: str,
         return z, verdict.decision == "derived", len(cal), bar
     if method in fusion:
         rule, parts = fusion[method]
-        fused = fit_fused(np.array([[features[c][p] for p in parts] for c in cal]), rule=rule)
-        value = fused_score(fused, [features[suspect][p] for p in parts])
-        scalar = fused.null
+        if key not in fits:
+            fits[key] = fit_fused(np.array([[features[c][p] for p in parts] for c in cal]),
+                                  rule=rule)
+        value = fused_score(fits[key], [features[suspect][p] for p in parts])
+        scalar = fits[key].null
     else:
-        scalar = fit_scalar([features[c][method] for c in cal])
+        if key not in fits:
+            fits[key] = fit_scalar([features[c][method] for c in cal])
+        scalar = fits[key]
         value = float(features[suspect][method])
     return scalar.z(value), scalar.flags(value), len(cal), scalar.z(scalar.threshold)
 
@@ -217,11 +226,12 @@ def score_zoo(
                  if positive[mid] == "selection"]
         jobs += [("all", in_folds, mid, "development") for mid, r in sorted(negatives.items())
                  if r == "selection"]
+        fits: dict[tuple[str, ...], Any] = {}  # per teacher: its features
         for method in methods:
             for null in ("pooled", "matched"):
                 for fold, cal, mid, split in jobs:
                     z, flagged, n_null, bar = _score_one(method, null, cal, mid, features,
-                                                         out.signatures, fusion_candidates)
+                                                         out.signatures, fusion_candidates, fits)
                     model = zoo.models[mid]
                     info = zoo.info(mid)
                     out.rows.append({

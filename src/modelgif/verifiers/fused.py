@@ -27,7 +27,7 @@ default synthetic anchors with T at anchors on the owner's own images (a second 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
@@ -79,6 +79,7 @@ class FusedNull:
     sds: FloatArray
     null: ScalarNull
     rule: Rule = "max"
+    null_values: FloatArray = field(default_factory=lambda: np.empty(0))  # leave-one-out
 
 
 def _combine(z: FloatArray, rule: Rule) -> float:
@@ -100,7 +101,7 @@ def fit_fused(values: npt.ArrayLike, alpha: float = 0.01, confidence: float = 0.
         sd = np.maximum(rest.std(axis=0, ddof=1), 1e-9)
         loo[j] = _combine((v[j] - rest.mean(axis=0)) / sd, rule)
     sds = np.maximum(v.std(axis=0, ddof=1), 1e-9)
-    return FusedNull(v.mean(axis=0), sds, fit_scalar(loo, alpha, confidence), rule)
+    return FusedNull(v.mean(axis=0), sds, fit_scalar(loo, alpha, confidence), rule, loo)
 
 
 def fused_score(null: FusedNull, values: npt.ArrayLike) -> float:
