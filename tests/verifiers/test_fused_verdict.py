@@ -5,14 +5,24 @@ signed calibration file."""
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
+from modelgif.cli import cmd_calibrate, cmd_verify
+from modelgif.cli.fused_options import (
+    FUSED_VERDICT_TYPE,
+    add_fused_arguments,
+    run_fused,
+    wants_fused,
+)
+from modelgif.crypto.keys import save_keypair
 from modelgif.errors import InputError, IntegrityError
 from modelgif.fingerprint.anchors import AnchorConfig
 from modelgif.fingerprint.create import create_fingerprint, open_secrets
@@ -31,6 +41,7 @@ from modelgif.verifiers.fused_verdict import (
     fused_verdict,
     fused_verdict_from_cosines,
 )
+from modelgif.verifiers.signed_file import read_signed
 from modelgif.zoo import Zoo, cached_small_zoo
 
 DATASET = "mnist1d"
@@ -44,6 +55,7 @@ class Setup:
     negatives: list[NormalizedModel]  # all 11 independents of the source's dataset
     compared: list[tuple[str, list[np.ndarray]]]  # each negative's digest and cosines
     calibration: FusedCalibration  # on negatives 1..10 (negative 0 is held out)
+    paths: list[Path]  # the two fingerprint files
 
 
 @pytest.fixture(scope="module")
@@ -52,18 +64,19 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> Setup:
     source = zoo.sources(DATASET)[0]
     folder = tmp_path_factory.mktemp("fused")
     key = ed25519.Ed25519PrivateKey.generate()
-    components = []
+    components, paths = [], []
     for name, anchors in (("synthetic", AnchorConfig(n_anchors=8, source="synthetic")),
                           ("owner-data", AnchorConfig(n_anchors=8, source="subset"))):
         path = folder / f"{name}.mgf"
         create_fingerprint(zoo.path(source.id), key, path, anchor_config=anchors,
                            pool=zoo.data(DATASET).owner.x[:500])
         fingerprint = load_fingerprint(path, key.public_key())
+        paths.append(path)
         components.append(FusedComponent(fingerprint, open_secrets(fingerprint, key)))
     negatives = [normalize(zoo.path(m.id)) for m in zoo.independents(DATASET)]
     compared = [component_cosines(components, m) for m in negatives]
     calibration = calibration_from_cosines(components, compared[1:])
-    return Setup(zoo, key, components, negatives, compared, calibration)
+    return Setup(zoo, key, components, negatives, compared, calibration, paths)
 
 
 def test_a_fine_tune_is_derived_and_a_held_out_independent_is_not(setup: Setup) -> None:
@@ -137,3 +150,53 @@ def test_hostile_calibration_fields_are_refused(setup: Setup) -> None:
             FusedCalibration.from_dict({**good, field: value})
     with pytest.raises(InputError):
         FusedCalibration.from_dict({**good, "threshold": 0.0})
+
+
+def _command(name: str, argv: list[str]) -> argparse.Namespace:
+    """The real `calibrate` / `verify` parser plus the fused options, as the hook adds them."""
+    parser = argparse.ArgumentParser()
+    sub = parser.add_subparsers(dest="command")
+    (cmd_calibrate if name == "calibrate" else cmd_verify).register(sub)
+    add_fused_arguments(sub.choices[name])
+    args = parser.parse_args([name, *argv])
+    args.argv = [name, *argv]
+    return args
+
+
+def test_the_cli_hook_calibrates_and_verifies_with_signed_files(
+        setup: Setup, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    key_file, _ = save_keypair(setup.key, tmp_path / "owner")
+    negatives = tmp_path / "negatives"
+    negatives.mkdir()
+    for model in setup.zoo.independents(DATASET)[1:6]:  # 5 negatives: the mechanics only
+        shutil.copy(setup.zoo.path(model.id), negatives / f"{model.id}.onnx")
+    fused = ["--key", str(key_file), "--fused-with", str(setup.paths[1])]
+    cal = tmp_path / "FUSED-CAL.json"
+    args = _command("calibrate", [str(setup.paths[0]), "--negatives", str(negatives), "-o",
+                                  str(cal), "--json", *fused])
+    assert wants_fused(args) and run_fused(args) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["negatives"] == 5 and summary["method"].startswith("fused-max")
+    loaded = load_fused_calibration(cal, [c.fingerprint for c in setup.components],
+                                    setup.key.public_key())
+    assert len(loaded.negatives) == 5
+    with pytest.raises(InputError, match="already exists"):
+        run_fused(args)
+    suspect = setup.zoo.path(setup.zoo.independents(DATASET)[0].id)
+    out = tmp_path / "VERDICT.json"
+    args = _command("verify", [str(setup.paths[0]), str(suspect), "--calibration", str(cal),
+                               "-o", str(out), "--json", *fused])
+    assert run_fused(args) == 0
+    record = json.loads(capsys.readouterr().out)
+    assert record["verdict"]["calibration_method"].startswith("fused-max")
+    assert [i["role"] for i in record["inputs"]] == ["fingerprint", "fingerprint", "suspect",
+                                                     "calibration"]
+    statement = read_signed(out, FUSED_VERDICT_TYPE, setup.key.public_key(), "fused verdict",
+                            "", 1 << 20)
+    assert statement["predicate"]["verdict"] == record["verdict"]
+    assert {s["name"] for s in statement["subject"]} == {
+        setup.paths[0].name, setup.paths[1].name, suspect.name, cal.name}
+    bad = _command("verify", [str(setup.paths[0]), str(suspect), "--calibration", str(cal),
+                              "--fused-statistics", "log-agreement", *fused])
+    with pytest.raises(InputError, match="--fused-statistics needs 2"):
+        run_fused(bad)

@@ -312,5 +312,6 @@ def fused_verdict(
     """Compare the suspect with every component's fingerprint, then the fused verdict."""
     calibration.check_components(components)
     digest, cosines = component_cosines(components, suspect, backend)
-    return fused_verdict_from_cosines(cosines, calibration,
-                                      compared={**(compared or {}), "suspect": digest})
+    owner = "sha256:" + components[0].fingerprint.model_digest
+    return fused_verdict_from_cosines(cosines, calibration, compared={
+        **(compared or {}), "owner": owner, "suspect": digest})
