@@ -38,7 +38,13 @@ from modelgif.bench.distill_report import (
 from modelgif.errors import InputError
 from modelgif.zoo.fashion_zoo import INDEPENDENT_SEEDS, build_fashion_zoo
 
-__all__ = ["DistillConfig", "fusion_candidates", "register_cli", "run_distill_benchmark"]
+__all__ = [
+    "DistillConfig",
+    "fusion_candidates",
+    "register_cli",
+    "run_cli",
+    "run_distill_benchmark",
+]
 
 EXTRA_METHODS = ("js-noise", "js-owner", "agree-errors", "js-cutmix")
 

@@ -62,6 +62,7 @@ __all__ = [
     "component_cosines",
     "fused_verdict",
     "fused_verdict_from_cosines",
+    "statistic",
 ]
 
 Statistic = Literal["log-agreement", "mean-cosine"]
