@@ -10,12 +10,13 @@ the protocol readable and lets `modelgif bench <name>` discover it (cli/cmd_benc
     ipfields.py  owner fingerprints and suspects' cosines per setting, cached on disk
     splits.py    the fixed seeded split of a zoo's models into disjoint roles
     metrics.py   AUC / TPR within groups, bootstrap intervals (thin over scikit-learn)
-    distill.py   distilled students and noise thieves on Fashion-MNIST: protocol and tables
-                 (run by benchmarks/bench_distill.py); distill_fields.py its cached fields,
+    distill.py   distilled students and noise thieves on Fashion-MNIST: the protocol;
+                 distill_run.py runs it (`modelgif bench distill`), distill_report.py its
+                 tables, development choice and figure, distill_fields.py its cached fields,
     outputstats.py  output-only statistics (JS, agreement, SAC); their calibrated test
-                 and the fused (max of z's) test are modelgif.verifiers.fused
+                 and the fused (max or mean of z's) test are modelgif.verifiers.fused
 
-Every benchmark module exposes `register_cli(subparsers)`.
+Every benchmark's entry module exposes `register_cli(subparsers)`.
 """
 
 __all__: list[str] = []  # the benchmarks are modules, discovered by cli/cmd_bench.py

@@ -31,16 +31,15 @@ Methods, each a pooled null (all calibration negatives) and an architecture-matc
 - output statistics at secret probes: "js-*" (-log JS of soft outputs), "agree-*"
   (logit top-1 agreement) on uniform noise, the owner's held-out images, the teacher's
   errors and lowest-margin points, CutMix and mixup of owner images;
-- "fusion[X]" / "fusion-ref[X]": modelgif's (or the reference's) field statistic fused with
-  an output statistic X or with the other field; the max of standardised statistics, with its own
-  leave-one-out null (verifiers/fused.py); its components are chosen on development data.
+- fusions (`Fusion`: a rule and two or more of the statistics above): the max (or the mean)
+  of the statistics standardised by the calibration negatives, with its own leave-one-out
+  null (verifiers/fused.py); which fusion is reported is chosen on development data.
 """
 
 from __future__ import annotations
 
 import hashlib
 import math
-from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -56,8 +55,9 @@ from modelgif.bench.outputstats import (
     neg_log_js,
     sac_score,
 )
+from modelgif.bench.splits import split_models
 from modelgif.verifiers.calibration import fit_calibration
-from modelgif.verifiers.fused import fit_fused, fit_scalar, fused_score
+from modelgif.verifiers.fused import Rule, fit_fused, fit_scalar, fused_score
 from modelgif.verifiers.matched_null import graph_signature
 from modelgif.verifiers.statistics import log_distance, mean_cosine_distance, per_anchor_similarity
 from modelgif.verifiers.verdict import compute_verdict
@@ -66,6 +66,7 @@ from modelgif.zoo.fashion_zoo import FashionModel, FashionZoo
 __all__ = [
     "FOLDS",
     "DistillScores",
+    "Fusion",
     "graph_signature",
     "kind",
     "roles",
@@ -83,23 +84,8 @@ N_IDIO = 200  # teacher errors / boundary points used as probes
 OUTPUT_STATS = ("js-noise", "js-owner", "js-errors", "js-boundary", "js-cutmix", "js-mixup",
                 "agree-noise", "agree-errors", "agree-owner", "sac-w", "sac-m")
 SCALAR_METHODS = ("modelgif-T", "reference", *OUTPUT_STATS)
-
-
-def _deal(models: Sequence[FashionModel], seed: int, pattern: Sequence[str],
-          stratum: Callable[[FashionModel], str]) -> dict[str, str]:
-    """Seeded hash deal of models into roles, stratum by stratum (like splits.py)."""
-    groups: dict[str, list[FashionModel]] = defaultdict(list)
-    for m in models:
-        groups[stratum(m)].append(m)
-    out: dict[str, str] = {}
-    turn = 0
-    for name in sorted(groups):
-        ranked = sorted(groups[name], key=lambda m: hashlib.sha256(
-            f"modelgif-bench-distill:{seed}:{m.id}".encode()).hexdigest())
-        for m in ranked:
-            out[m.id] = pattern[turn % len(pattern)]
-            turn += 1
-    return out
+SALT = "modelgif-bench-distill"  # this benchmark's own seeded deal (splits.py)
+Fusion = tuple[Rule, tuple[str, ...]]  # (rule, the statistics it fuses)
 
 
 def kind(model: FashionModel) -> str:
@@ -118,10 +104,11 @@ def _lineage(m: FashionModel) -> str:
 def roles(zoo: FashionZoo) -> tuple[dict[str, str], dict[str, str]]:
     """(negative role per model id, positive role per derived model id)."""
     models = list(zoo.models.values())
-    negative = _deal(models, zoo.seed, NEGATIVE_DEAL, _lineage)
+    negative = split_models(models, zoo.seed, NEGATIVE_DEAL, _lineage, SALT)
     derived = [m for m in models if m.teacher is not None]
-    positive = _deal(derived, zoo.seed, POSITIVE_DEAL, lambda m: f"{m.teacher}/{kind(m)}")
-    return negative, positive
+    positive = split_models(derived, zoo.seed, POSITIVE_DEAL,
+                            lambda m: f"{m.teacher}/{kind(m)}", SALT)
+    return negative.roles, positive.roles
 
 
 def suspect_features(zoo: FashionZoo, teacher: str, fields: dict[str, TeacherFingerprint],
@@ -171,31 +158,43 @@ class DistillScores:
     signatures: dict[str, str] = field(default_factory=dict)
 
 
-def _score_one(method: str, null: str, teacher: str, fold: str, calibrators: list[str],
-               suspect: str, features: dict[str, dict[str, Any]], sig: dict[str, str],
-               fusion: dict[str, tuple[str, ...]]) -> tuple[float, bool]:
-    """(z, flagged) of `suspect` under the null of `calibrators` (matched: same signature)."""
+def _score_one(method: str, null: str, calibrators: list[str], suspect: str,
+               features: dict[str, dict[str, Any]], sig: dict[str, str],
+               fusion: dict[str, Fusion], fits: dict[tuple[str, ...], Any]
+               ) -> tuple[float, bool, int, float]:
+    """(z, flagged, null size, threshold as a z) of `suspect` under the null of
+    `calibrators` (matched: only those of the suspect's graph signature). `fits` memoises
+    each null by (method, its negatives): every fit is deterministic."""
     cal = calibrators if null == "pooled" else [c for c in calibrators if sig[c] == sig[suspect]]
+    key = (method, *cal)
     if method == "modelgif":
-        calibration = fit_calibration(np.stack([features[c]["cosines"] for c in cal]), cal,
-                                      n_bootstrap=500)
+        if key not in fits:
+            fits[key] = fit_calibration(np.stack([features[c]["cosines"] for c in cal]), cal,
+                                        n_bootstrap=500)
+        calibration = fits[key]
         verdict = compute_verdict(features[suspect]["cosines"], calibration,
                                   compared={"suspect": suspect})
-        assert verdict.statistic is not None
+        assert verdict.statistic is not None and verdict.threshold is not None
         z = (verdict.statistic - calibration.null_mean) / calibration.null_sd
-        return z, verdict.decision == "derived"
-    if method.startswith("fusion"):
-        parts = fusion[method]
-        fused = fit_fused(np.array([[features[c][p] for p in parts] for c in cal]))
-        value = fused_score(fused, [features[suspect][p] for p in parts])
-        return fused.null.z(value), fused.null.flags(value)
-    scalar = fit_scalar([features[c][method] for c in cal])
-    value = float(features[suspect][method])
-    return scalar.z(value), scalar.flags(value)
+        bar = (verdict.threshold - calibration.null_mean) / calibration.null_sd
+        return z, verdict.decision == "derived", len(cal), bar
+    if method in fusion:
+        rule, parts = fusion[method]
+        if key not in fits:
+            fits[key] = fit_fused(np.array([[features[c][p] for p in parts] for c in cal]),
+                                  rule=rule)
+        value = fused_score(fits[key], [features[suspect][p] for p in parts])
+        scalar = fits[key].null
+    else:
+        if key not in fits:
+            fits[key] = fit_scalar([features[c][method] for c in cal])
+        scalar = fits[key]
+        value = float(features[suspect][method])
+    return scalar.z(value), scalar.flags(value), len(cal), scalar.z(scalar.threshold)
 
 
 def score_zoo(
-    zoo: FashionZoo, settings: Sequence[str], fusion_candidates: dict[str, tuple[str, ...]],
+    zoo: FashionZoo, settings: Sequence[str], fusion_candidates: dict[str, Fusion],
     progress: Callable[[str], None] | None = None,
 ) -> DistillScores:
     """Score every teacher's development and held-out pairs with every method and null."""
@@ -227,17 +226,19 @@ def score_zoo(
                  if positive[mid] == "selection"]
         jobs += [("all", in_folds, mid, "development") for mid, r in sorted(negatives.items())
                  if r == "selection"]
+        fits: dict[tuple[str, ...], Any] = {}  # per teacher: its features
         for method in methods:
             for null in ("pooled", "matched"):
                 for fold, cal, mid, split in jobs:
-                    z, flagged = _score_one(method, null, teacher.id, fold, cal, mid, features,
-                                            out.signatures, fusion_candidates)
+                    z, flagged, n_null, bar = _score_one(method, null, cal, mid, features,
+                                                         out.signatures, fusion_candidates, fits)
                     model = zoo.models[mid]
                     info = zoo.info(mid)
                     out.rows.append({
                         "method": method, "null": null, "teacher": teacher.id, "fold": fold,
                         "model": mid, "split": split, "positive": mid in mine,
                         "kind": kind(model), "z": z, "flagged": bool(flagged),
+                        "n_null": n_null, "threshold_z": bar,
                         "same_architecture": model.architecture == teacher.architecture,
                         "share": info.get("share_of_teacher_accuracy", math.nan),
                         "accuracy": info["test_accuracy"],

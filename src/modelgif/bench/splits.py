@@ -20,13 +20,24 @@ import hashlib
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Protocol, TypeVar
 
 from modelgif.errors import InputError
-from modelgif.zoo.manifest import ModelRecord
 
-__all__ = ["SELECTION", "Split", "fold_name", "split_models"]
+__all__ = ["SELECTION", "HasId", "Split", "fold_name", "split_models"]
 
 SELECTION = "selection"
+SALT = "modelgif-bench-split"
+
+
+class HasId(Protocol):
+    """Anything a split deals: a zoo's ModelRecord, a Fashion-MNIST zoo's FashionModel."""
+
+    @property
+    def id(self) -> str: ...
+
+
+M = TypeVar("M", bound=HasId)
 
 
 def fold_name(index: int) -> str:
@@ -34,8 +45,8 @@ def fold_name(index: int) -> str:
     return f"fold-{index}"
 
 
-def _rank_key(seed: int, model_id: str) -> str:
-    return hashlib.sha256(f"modelgif-bench-split:{seed}:{model_id}".encode()).hexdigest()
+def _rank_key(salt: str, seed: int, model_id: str) -> str:
+    return hashlib.sha256(f"{salt}:{seed}:{model_id}".encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -55,27 +66,29 @@ class Split:
 
 
 def split_models(
-    models: Iterable[ModelRecord],
+    models: Iterable[M],
     seed: int,
     roles: Sequence[str],
-    stratum: Callable[[ModelRecord], str],
+    stratum: Callable[[M], str],
+    salt: str = SALT,
 ) -> Split:
     """Deal the models of each stratum, in a seeded hash order, by the pattern `roles`.
 
     `roles` is a deal pattern (a role may repeat: ("a", "a", "b") gives a 2:1 split). The
     first model of a stratum goes to roles[0], the next to roles[1], cycling, and the deal
     continues across strata so that small strata do not all feed roles[0].
-    Deterministic: the same ids and seed give the same split whatever the input order.
+    Deterministic: the same ids, seed and `salt` give the same split whatever the input
+    order; a benchmark with its own `salt` deals independently of the others.
     """
     if not roles:
         raise InputError("split_models() needs at least one role.")
-    groups: dict[str, list[ModelRecord]] = defaultdict(list)
+    groups: dict[str, list[M]] = defaultdict(list)
     for record in models:
         groups[stratum(record)].append(record)
     out: dict[str, str] = {}
     turn = 0
     for name in sorted(groups):
-        for record in sorted(groups[name], key=lambda r: _rank_key(seed, r.id)):
+        for record in sorted(groups[name], key=lambda r: _rank_key(salt, seed, r.id)):
             if record.id in out:
                 raise InputError(f"Model {record.id!r} is listed twice.")
             out[record.id] = roles[turn % len(roles)]

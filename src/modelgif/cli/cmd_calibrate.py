@@ -14,6 +14,7 @@ from modelgif.cli.common import (
     owner_key,
     progress_bar,
 )
+from modelgif.cli.fused_options import add_fused_arguments, run_fused, wants_fused
 from modelgif.cli.output import emit
 from modelgif.validation import check_float
 from modelgif.workflows.calibrate import calibrate
@@ -36,7 +37,7 @@ the rate only holds for independent models like them.
 For verdicts within a query budget (`verify --query-budget N --output-kind K`), calibrate
 with the same N and K: the negatives are queried at the same probe points, answering as an
 API of kind K would, and the calibration is bound to that kind and N:
-  modelgif calibrate model.mgf --negatives independents/ --key owner.key \
+  modelgif calibrate model.mgf --negatives independents/ --key owner.key \\
       --output-kind probabilities --query-budget 1024 -o cal-prob-1024.json
 """
 
@@ -60,10 +61,13 @@ def register(sub: Any) -> None:
                         help="the negatives' output to compare (default: the one named as in "
                              "the fingerprint, else the first)")
     parser.add_argument("--json", action="store_true", help="print JSON on stdout")
+    add_fused_arguments(parser)
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    if wants_fused(args):
+        return run_fused(args)
     check_output(args.output, args.force)
     check_float(args.target_fpr, "--target-fpr", "calibrate", 1e-6, 0.5)  # before any work
     key = owner_key(args)

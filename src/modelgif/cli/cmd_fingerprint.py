@@ -28,7 +28,7 @@ examples:
   modelgif fingerprint model.onnx --key owner.key --anchors pool.npy --anchors-count 128 -o m.mgf
   modelgif fingerprint model.onnx --key owner.key --config fingerprint.yaml -o model.mgf
   modelgif fingerprint minilm/ --key owner.key -o minilm.mgf     # a Hugging Face folder
-  modelgif fingerprint bert.onnx --key owner.key --anchors texts.txt --anchor-source subset \
+  modelgif fingerprint bert.onnx --key owner.key --anchors texts.txt --anchor-source subset \\
       -o bert.mgf                      # token ids in, tokenizer.json beside the file
 
 Precedence: command-line flags > --config FILE.yaml (sections `anchors:` and `field:`) >

@@ -20,6 +20,7 @@ import os
 import sys
 from typing import Any
 
+from modelgif.cli.common import paragraph
 from modelgif.cli.output import printable, printable_json
 from modelgif.crypto.keys import load_public_key
 from modelgif.errors import IntegrityError
@@ -47,9 +48,10 @@ def register(subparsers: Any) -> None:
     parser: argparse.ArgumentParser = subparsers.add_parser(
         "inspect",
         help="show a fingerprint's metadata and signature status",
-        description="Print the public metadata of a fingerprint file (model digests, config "
+        description=paragraph(
+            "Print the public metadata of a fingerprint file (model digests, config "
         "echo, arrays, anchor commitment, tool versions, signer keyid) and its signature "
-        "status. With --pub the signature and every digest are checked. Never prints anchors.",
+        "status. With --pub the signature and every digest are checked. Never prints anchors."),
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from modelgif.cli.common import PASSPHRASE_ENV, read_passphrase
+from modelgif.cli.common import PASSPHRASE_ENV, paragraph, read_passphrase
 from modelgif.cli.output import printable
 from modelgif.crypto.keys import KEY_TYPES, generate_key, keyid, save_keypair
 
@@ -31,9 +31,10 @@ def register(subparsers: Any) -> None:
     parser: argparse.ArgumentParser = subparsers.add_parser(
         "keygen",
         help="create an owner key pair (NAME.key, NAME.pub)",
-        description="Create a signing key pair: NAME.key (private, PEM, mode 0600) and "
+        description=paragraph(
+            "Create a signing key pair: NAME.key (private, PEM, mode 0600) and "
         "NAME.pub (public, PEM). Ed25519 by default; ECDSA P-256 for interoperability "
-        "with OpenSSF model-signing keys. Prints the keyid (sha256 of the public key).",
+        "with OpenSSF model-signing keys. Prints the keyid (sha256 of the public key)."),
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from modelgif.atomic_write import check_output_folder
-from modelgif.cli.common import add_force_argument, add_key_arguments, owner_key
+from modelgif.cli.common import add_force_argument, add_key_arguments, owner_key, paragraph
 from modelgif.cli.output import emit
 from modelgif.errors import InputError
 from modelgif.reports.evidence import BUNDLE_FILES
@@ -22,7 +22,7 @@ examples:
   modelgif report fine-tune.json --key expert.key --pub owner.pub -o case-17/ --force
   modelgif report verify case-17/ --pub owner.pub
   modelgif report verify case-17/ --pub owner.pub --files suspect.onnx fine-tune.json
-  modelgif report verify case-17/ --pub owner.pub --reveal model.reveal \
+  modelgif report verify case-17/ --pub owner.pub --reveal model.reveal \\
       --files model.mgf suspect.onnx           # re-compute the numbers, no private key
 
 Writes DIR/evidence.json (canonical JSON: the signed source of truth), DIR/evidence.sig.json
@@ -42,9 +42,10 @@ def register(sub: Any) -> None:
     parser = sub.add_parser(
         "report",
         help="write a signed evidence bundle and HTML report from verdict files (or verify one)",
-        description="Turn verdict files (from `modelgif verify --json -o` or "
+        description=paragraph(
+            "Turn verdict files (from `modelgif verify --json -o` or "
         "`modelgif audit-unlearning`) into evidence others can check; or, as "
-        "`modelgif report verify DIR --pub KEY.pub`, check such a bundle.",
+        "`modelgif report verify DIR --pub KEY.pub`, check such a bundle."),
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

@@ -11,7 +11,13 @@ import argparse
 from typing import Any
 
 from modelgif.atomic_write import check_output
-from modelgif.cli.common import PASSPHRASE_ENV, add_force_argument, add_key_arguments, owner_key
+from modelgif.cli.common import (
+    PASSPHRASE_ENV,
+    add_force_argument,
+    add_key_arguments,
+    owner_key,
+    paragraph,
+)
 from modelgif.cli.output import printable
 from modelgif.fingerprint.record import load_fingerprint
 from modelgif.fingerprint.reveal import write_reveal
@@ -33,9 +39,10 @@ def register(subparsers: Any) -> None:
     parser: argparse.ArgumentParser = subparsers.add_parser(
         "reveal",
         help="export one fingerprint's anchor key (for an arbiter)",
-        description="Verify FILE with the owner's key, then write a small JSON reveal file "
+        description=paragraph(
+            "Verify FILE with the owner's key, then write a small JSON reveal file "
         "holding the fingerprint id and its anchor key, so a third party can decrypt the "
-        "anchors and check them against the signed commitment without the private key.",
+        "anchors and check them against the signed commitment without the private key."),
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

@@ -15,6 +15,7 @@ from modelgif.cli.common import (
     owner_key,
     progress_bar,
 )
+from modelgif.cli.fused_options import add_fused_arguments, run_fused, wants_fused
 from modelgif.cli.output import emit
 from modelgif.errors import InputError
 from modelgif.remote import ClientLimits
@@ -41,8 +42,8 @@ The calibration must be made for the same kind and N (`modelgif calibrate --outp
 --query-budget N`); another is refused. A suspect behind a KServe v2 / Open Inference
 Protocol server is queried with --suspect-url URL --model-name NAME --query-log LOG.jsonl
 (one line per request attempt; its sha256 goes into the signed verdict record):
-  modelgif verify model.mgf --suspect-url http://host:8080 --model-name suspect \
-      --output-kind probabilities --query-budget 1024 --query-log q.jsonl \
+  modelgif verify model.mgf --suspect-url http://host:8080 --model-name suspect \\
+      --output-kind probabilities --query-budget 1024 --query-log q.jsonl \\
       --key owner.key --calibration cal-prob-1024.json -o verdict.json
 
 exit codes: 0 a verdict was reached; 1 with --fail-on derived and a derived verdict;
@@ -84,10 +85,13 @@ def register(sub: Any) -> None:
     remote.add_argument("--max-retries", type=int, default=8,
                         help="retries on connection errors, 5xx and 429 (default 8)")
     parser.add_argument("--json", action="store_true", help="print the verdict record as JSON")
+    add_fused_arguments(parser)
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    if wants_fused(args):
+        return run_fused(args)
     if (args.suspect is None) == (args.suspect_url is None):
         raise InputError("Give the suspect's ONNX file or --suspect-url, not both or neither.")
     if args.suspect_url is not None and (args.query_budget is None or args.model_name is None

@@ -29,6 +29,7 @@ __all__ = [
     "command_line",
     "load_config",
     "owner_key",
+    "paragraph",
     "progress_bar",
     "read_passphrase",
 ]
@@ -142,3 +143,11 @@ def load_config(
                 FieldConfig.from_dict({**field_base.to_dict(), **sections["field"]}))
     except TypeError as error:
         raise InputError(f"{path}: {error}") from None
+
+
+def paragraph(text: str) -> str:
+    """`text` wrapped at 88 columns: descriptions shown by RawDescriptionHelpFormatter (kept
+    raw so the examples in the epilog keep their layout) are not wrapped by argparse."""
+    import textwrap
+
+    return textwrap.fill(text, 88)

@@ -17,7 +17,6 @@ Every split is a stratified permutation drawn from `np.random.default_rng(seed)`
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 import math
 import random
@@ -27,6 +26,7 @@ from typing import Literal
 import numpy as np
 import numpy.typing as npt
 
+from modelgif.digests import arrays_digest
 from modelgif.errors import InputError
 
 __all__ = [
@@ -82,11 +82,8 @@ class ZooData:
 
     def digest(self) -> str:
         """sha256 over every array, so a manifest pins the exact data it was built from."""
-        h = hashlib.sha256()
-        for split in (self.owner, self.attacker, self.test):
-            h.update(np.ascontiguousarray(split.x).tobytes())
-            h.update(np.ascontiguousarray(split.y).tobytes())
-        return f"sha256:{h.hexdigest()}"
+        return arrays_digest(a for s in (self.owner, self.attacker, self.test)
+                             for a in (s.x, s.y))
 
 
 # Split sizes per dataset and zoo size: (owner, attacker, test).

@@ -20,8 +20,11 @@ Linear like every ZooNet):
 
 Every model is written once as ONNX (what a verifier sees) plus its logits on a fixed probe
 bank and its top-1 on the test split (what the output statistics read), under a folder keyed
-by a hash of this code; a rerun reuses what exists, an interrupted build resumes. Teachers
-also keep their weights (numpy .npz, read without pickle) so thieves can be rebuilt.
+by the seed and `ZOO_VERSION`; each model's JSON records its recipe and a model whose
+recorded recipe differs from the plan's is rebuilt, so a rerun reuses what exists, an
+interrupted build resumes, and a larger plan (more independents) trains only what is new.
+Teachers also keep their weights (numpy .npz, read without pickle) so thieves can be
+rebuilt.
 CPU cost of a full build: about 4 CPU-minutes on one thread (measured on this project's CI
 machine, shared).
 """
@@ -29,7 +32,6 @@ machine, shared).
 from __future__ import annotations
 
 import copy
-import hashlib
 import json
 import os
 from collections.abc import Callable
@@ -74,7 +76,8 @@ STUDENT_OUTPUTS = ("soft", "top3", "hard")
 THIEF_EPOCHS = (1, 3)
 THIEF_LRS = (1e-3, 4e-3)
 THIEF_NOISE = (0.0, 0.3, 0.6)
-INDEPENDENT_SEEDS = 3
+INDEPENDENT_SEEDS = 3  # per architecture and data (owner / attacker): 12 independents
+ZOO_VERSION = "v1"  # bump when anything that changes a trained model changes (training, data)
 
 BASE = TrainConfig(optimizer="adam", lr=2e-3, epochs=4, batch_size=128)
 
@@ -118,8 +121,11 @@ class FashionModel:
     recipe: dict[str, Any] = field(default_factory=dict)
 
 
-def plan(seed: int) -> list[FashionModel]:
-    """Every model of the zoo, teachers first (students and thieves need them)."""
+def plan(seed: int, independent_seeds: int = INDEPENDENT_SEEDS) -> list[FashionModel]:
+    """Every model of the zoo, teachers first (students and thieves need them).
+
+    `independent_seeds` per architecture and data: more independents are more calibration
+    negatives; the first ones keep their ids and seeds whatever the count."""
     out = [FashionModel(t, "teacher", arch, None, {"data": "owner", "seed": derive_seed(
         seed, f"fashion:{t}")}) for t, arch in TEACHERS]
     for t, _ in TEACHERS:
@@ -139,7 +145,7 @@ def plan(seed: int) -> list[FashionModel]:
                         "seed": derive_seed(seed, mid)}))
     for arch in _NETS:
         for data in ("owner", "attacker"):
-            for k in range(INDEPENDENT_SEEDS):
+            for k in range(independent_seeds):
                 mid = f"ind-{arch}-{data}-{k}"
                 out.append(FashionModel(mid, "independent", arch, None,
                                         {"data": data, "seed": derive_seed(seed, mid)}))
@@ -163,19 +169,13 @@ def _probe_bank(data: FashionData, seed: int) -> dict[str, FloatArray]:
             "mixup": (lam * a + (1 - lam) * b).astype(np.float32)}
 
 
-def _code_key() -> str:
-    h = hashlib.sha256()
-    for module in ("fashion_zoo", "fashion", "training", "architectures"):
-        h.update((Path(__file__).parent / f"{module}.py").read_bytes())
-    return h.hexdigest()[:12]
-
-
 class FashionZoo:
     """The built zoo: models, their ONNX paths, bank logits and test predictions."""
 
-    def __init__(self, root: Path, data: FashionData, seed: int) -> None:
+    def __init__(self, root: Path, data: FashionData, seed: int,
+                 independent_seeds: int = INDEPENDENT_SEEDS) -> None:
         self.root, self.data, self.seed = root, data, seed
-        self.models = {m.id: m for m in plan(seed)}
+        self.models = {m.id: m for m in plan(seed, independent_seeds)}
         self.bank = _probe_bank(data, seed)
         self._info: dict[str, dict[str, Any]] = {}
 
@@ -257,21 +257,31 @@ def _zoonet(model: nn.Module) -> ZooNet:
     return model
 
 
+def _built(root: Path, model: FashionModel) -> bool:
+    """True when `model` was written under `root` with the plan's recipe."""
+    path = root / f"{model.id}.json"
+    if not path.is_file():
+        return False
+    stored = json.loads(path.read_text())
+    return bool(stored.get("recipe") == model.recipe)
+
+
 def build_fashion_zoo(
     cache_dir: Path, seed: int = 0, data_path: Path | None = None,
     progress: Callable[[str], None] | None = None,
+    independent_seeds: int = INDEPENDENT_SEEDS,
 ) -> FashionZoo:
-    """Build (or reuse) the zoo under `cache_dir`/fashion-zoo-s<seed>-<code hash>."""
+    """Build (or reuse) the zoo under `cache_dir`/fashion-zoo-s<seed>-<ZOO_VERSION>."""
     torch.set_num_threads(1)
     data = load_fashion(data_path, seed)
-    root = cache_dir / f"fashion-zoo-s{seed}-{_code_key()}"
+    root = cache_dir / f"fashion-zoo-s{seed}-{ZOO_VERSION}"
     root.mkdir(parents=True, exist_ok=True)
-    zoo = FashionZoo(root, data, seed)
+    zoo = FashionZoo(root, data, seed, independent_seeds)
     teachers: dict[str, ZooNet] = {}
     teacher_acc: dict[str, float] = {}
     teacher_top1: dict[str, npt.NDArray[np.int64]] = {}
     for model in zoo.models.values():
-        done = (root / f"{model.id}.json").is_file()
+        done = _built(root, model)
         if model.category == "teacher":
             net = fashion_net(model.architecture, 0)
             if done:

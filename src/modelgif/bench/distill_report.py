@@ -1,36 +1,33 @@
-"""Benchmark: distilled students and noise thieves of Fashion-MNIST teachers.
+"""Tables, the development choice and the robustness figure of `modelgif bench distill`.
 
-Builds (or reuses) the cached Fashion-MNIST zoo (modelgif/zoo/fashion_zoo.py), the teachers'
-fingerprints and every suspect's field cosines, scores every method with a pooled and an
-architecture-matched null (modelgif/bench/distill.py), chooses the fusion's components on
-development models only, and writes held-out tables (Markdown + JSON) and the robustness
-figure.
-
-Needs `apt-get install dataset-fashion-mnist` (or MODELGIF_FASHION_MNIST pointing at the four
-IDX files) and matplotlib. About 20 CPU-minutes on a cold cache, seconds on a warm one.
-
-    nice -n 15 python benchmarks/bench_distill.py --cache ~/.cache/modelgif \
-        --out benchmarks/distill_results.json --figure benchmarks/distill_curves.png
+Why a separate file: distill.py is the protocol (who is scored under which null); this is
+what is read off the scored rows, and nothing here sees a model. The choice of the fusion
+(`choose_on_development`) reads development rows only; every table reads held-out rows only.
 """
 
 from __future__ import annotations
 
-import argparse
+import io
 import itertools
-import json
 import math
-import sys
-import time
+import statistics
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import torch
+from modelgif.atomic_write import write_file
+from modelgif.bench.distill import summarise
+from modelgif.bench.metrics import rate
 
-from modelgif.bench.distill import OUTPUT_STATS, score_zoo, summarise
-from modelgif.zoo.cache import default_cache_dir
-from modelgif.zoo.fashion_zoo import build_fashion_zoo
+__all__ = [
+    "BASELINES",
+    "CATEGORIES",
+    "choose_on_development",
+    "figure",
+    "held_out_tables",
+    "markdown",
+    "null_sizes",
+]
 
 BASELINES = ("reference", "sac-w", "sac-m", "modelgif")
 CATEGORIES: dict[str, Callable[[dict[str, Any]], bool]] = {
@@ -43,10 +40,6 @@ CATEGORIES: dict[str, Callable[[dict[str, Any]], bool]] = {
     "noise thieves keeping >= 95 %": lambda r: r["kind"] == "noise-thief" and r["share"] >= 0.95,
 }
 N_BOOT = 1000
-# the field (modelgif's defaults, or the reference's on-data anchors) fused with one output
-# statistic, or the two fields together; development data picks one
-FUSION = {f"fusion[{x}]": ("modelgif-T", x) for x in (*OUTPUT_STATS, "reference")}
-FUSION |= {f"fusion-ref[{x}]": ("reference", x) for x in OUTPUT_STATS}
 
 
 def _select(rows: list[dict[str, Any]], **where: Any) -> list[dict[str, Any]]:
@@ -70,7 +63,8 @@ def choose_on_development(rows: list[dict[str, Any]], fusion: dict[str, Any]) ->
     return {"method": best[2], "null": best[3], "development": table}
 
 
-def held_out_tables(rows: list[dict[str, Any]], methods: list[str]) -> dict[str, Any]:
+def held_out_tables(rows: list[dict[str, Any]], methods: list[str],
+                    n_boot: int = N_BOOT) -> dict[str, Any]:
     held = _select(rows, split="held-out")
     out: dict[str, Any] = {}
     teachers = sorted({r["teacher"] for r in held})
@@ -79,7 +73,7 @@ def held_out_tables(rows: list[dict[str, Any]], methods: list[str]) -> dict[str,
             mine = _select(held, method=method, null=null)
             cell: dict[str, Any] = {}
             for name, test in CATEGORIES.items():
-                cell[name] = {"all": summarise(mine, test, n_boot=N_BOOT)}
+                cell[name] = {"all": summarise(mine, test, n_boot=n_boot)}
                 for t in teachers:
                     cell[name][t] = summarise(_select(mine, teacher=t), test, n_boot=0)
             out[f"{method}/{null}"] = cell
@@ -128,14 +122,22 @@ def markdown(results: dict[str, Any]) -> str:
                 c = tables[f"{method}/{null}"][category][t]
                 cells.append(f"{c['tpr'][0]:.2f} / {c['auc'][0]:.2f}" if "auc" in c else "-")
             lines.append(f"| {t} | {category} | " + " | ".join(cells) + " |")
+    sizes = results.get("null_sizes", {})
+    if sizes:
+        lines += ["", "**What a flag must clear** (held out; medians over scored pairs)", "",
+                  "| method | null | calibration negatives | threshold (null sd) |",
+                  "|---|---|---|---|"]
+        for method in dict.fromkeys(shown):
+            for null in ("pooled", "matched"):
+                got = sizes.get(f"{method}/{null}")
+                if got:
+                    lines.append(f"| {method} | {null} | {got['n_null']:g} | "
+                                 f"{got['threshold_z']:.2f} |")
     return "\n".join(lines)
 
 
-def zoo_table(zoo: Any) -> list[dict[str, Any]]:
-    return [zoo.info(mid) for mid in zoo.models]
-
-
-def figure(rows: list[dict[str, Any]], chosen: dict[str, Any], path: Path) -> None:
+def figure(rows: list[dict[str, Any]], chosen: dict[str, Any], path: Path,
+           force: bool = False) -> None:
     """TPR at 1 % FPR against thief effort and against the accuracy a suspect keeps."""
     import matplotlib
 
@@ -179,55 +181,22 @@ def figure(rows: list[dict[str, Any]], chosen: dict[str, Any], path: Path) -> No
         ax.set_ylabel("TPR at 1 % FPR (held out)")
     axes[0].legend(fontsize=7)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    png = io.BytesIO()
+    fig.savefig(png, format="png", dpi=110)
+    plt.close(fig)
+    write_file(path, png.getvalue(), force=force)
 
 
-def rate(flags: list[bool]) -> float:
-    return float(np.mean(flags)) if flags else math.nan
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--cache", type=Path, default=None, help="zoo cache (default: "
-                        "$MODELGIF_CACHE or ~/.cache/modelgif)")
-    parser.add_argument("--data", type=Path, default=None, help="Fashion-MNIST IDX folder")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--no-reference", action="store_true",
-                        help="skip the reference setting (its fingerprints cost minutes)")
-    parser.add_argument("--out", type=Path, default=Path("distill_results.json"))
-    parser.add_argument("--markdown", type=Path, default=None)
-    parser.add_argument("--figure", type=Path, default=None)
-    parser.add_argument("--rows", type=Path, default=None, help="also write every scored row")
-    args = parser.parse_args()
-    torch.set_num_threads(1)
-    started = time.process_time()
-
-    def say(what: str) -> None:
-        print(f"[{time.process_time() - started:.0f} CPU-s] {what}", file=sys.stderr, flush=True)
-
-    zoo = build_fashion_zoo(args.cache or default_cache_dir(), args.seed, args.data, say)
-    settings = ("modelgif",) if args.no_reference else ("modelgif", "reference")
-    fusion = {k: v for k, v in FUSION.items() if "reference" in settings or "reference" not in v}
-    scores = score_zoo(zoo, settings, fusion, say)
-    chosen = choose_on_development(scores.rows, fusion)
-    extra = ["js-noise", "js-owner", "agree-errors", "js-cutmix"]
-    methods = list(dict.fromkeys([*BASELINES, *OUTPUT_STATS, "modelgif-T", chosen["method"]]))
-    if args.no_reference:
-        methods.remove("reference")
-    results = {"chosen": chosen, "extra_methods": extra,
-               "held_out": held_out_tables(scores.rows, methods), "zoo": zoo_table(zoo),
-               "signatures": scores.signatures, "data_digest": zoo.data.digest(),
-               "cpu_seconds": time.process_time() - started}
-    args.out.write_text(json.dumps(results, indent=1, sort_keys=True) + "\n")
-    if args.rows:
-        args.rows.write_text(json.dumps(scores.rows) + "\n")
-    table = markdown(results)
-    if args.markdown:
-        args.markdown.write_text(table + "\n")
-    print(table)
-    if args.figure:
-        figure(scores.rows, chosen, args.figure)
-
-
-if __name__ == "__main__":
-    main()
+def null_sizes(rows: list[dict[str, Any]], methods: list[str]) -> dict[str, Any]:
+    """Per method and null, over held-out rows: the median number of calibration negatives
+    and the median threshold in null standard deviations (what a flag has to clear)."""
+    out: dict[str, Any] = {}
+    for method in methods:
+        for null in ("pooled", "matched"):
+            mine = _select(rows, split="held-out", method=method, null=null)
+            if mine:
+                out[f"{method}/{null}"] = {
+                    "n_null": statistics.median(r["n_null"] for r in mine),
+                    "threshold_z": statistics.median(r["threshold_z"] for r in mine),
+                }
+    return out
