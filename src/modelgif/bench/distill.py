@@ -59,7 +59,7 @@ from modelgif.bench.splits import split_models
 from modelgif.verifiers.calibration import fit_calibration
 from modelgif.verifiers.fused import Rule, fit_fused, fit_scalar, fused_score
 from modelgif.verifiers.matched_null import graph_signature
-from modelgif.verifiers.statistics import log_distance, mean_cosine_distance, per_anchor_similarity
+from modelgif.verifiers.similarity import log_distance, mean_cosine_distance, per_anchor_similarity
 from modelgif.verifiers.verdict import compute_verdict
 from modelgif.zoo.fashion_zoo import FashionModel, FashionZoo
 

@@ -8,8 +8,7 @@
     similarity.py   pure: cosines -> per-anchor similarity, log and mean cosine distance
     null_moments.py pure: the null's per-anchor moments, z-scores, Stouffer's sum
     tails.py        pure: normal and t tails, Gaussian tolerance factor and FPR bound
-    rates.py        pure: Clopper-Pearson bounds, rank p-values (statistics.py: the old
-                    single home of these four, kept so its imports resolve)
+    rates.py        pure: Clopper-Pearson bounds, rank p-values
     calibration.py  the fitted null and the threshold for a target FPR
     calibration_file.py  CAL.json: signed by the owner, bound to one fingerprint
     verdict.py      the Verdict and the three-way decision rule

@@ -34,7 +34,7 @@ import numpy as np
 import numpy.typing as npt
 
 from modelgif.errors import InputError
-from modelgif.verifiers.statistics import gaussian_tolerance_factor
+from modelgif.verifiers.tails import gaussian_tolerance_factor
 
 __all__ = ["RULES", "FusedNull", "Rule", "ScalarNull", "fit_fused", "fit_scalar", "fused_score"]
 

@@ -43,13 +43,9 @@ from modelgif.fingerprint.normalize import NormalizedModel, normalize
 from modelgif.fingerprint.record import Fingerprint
 from modelgif.verifiers.fused import RULES, FusedNull, Rule, fit_fused, fused_score
 from modelgif.verifiers.ownership import compare_suspect
-from modelgif.verifiers.statistics import (
-    clopper_pearson_upper,
-    log_distance,
-    mean_cosine_distance,
-    normal_sf,
-    per_anchor_similarity,
-)
+from modelgif.verifiers.rates import clopper_pearson_upper
+from modelgif.verifiers.similarity import log_distance, mean_cosine_distance, per_anchor_similarity
+from modelgif.verifiers.tails import normal_sf
 from modelgif.verifiers.verdict import LIMITATIONS, Verdict, decide
 
 __all__ = [
