@@ -218,17 +218,24 @@ def test_refusals_are_one_line(shipped: dict[str, Path],
         assert out == ""
 
 
-def test_a_quantized_copy_is_checked_against_itself(shipped: dict[str, Path]) -> None:
-    """onnxruntime's dynamic int8 of the export: cut and normalized (both checks run on the
-    quantized graph itself, unfused), and compared with the owner."""
+@pytest.fixture(scope="module")
+def int8(shipped: dict[str, Path]) -> Path:
+    """onnxruntime's dynamic int8 of the owner's export, with its tokenizer.json."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    root = shipped["root"]
-    target = root / "int8" / "model.onnx"
+    target = shipped["root"] / "int8" / "model.onnx"
     target.parent.mkdir()
     quantize_dynamic(str(shipped["owner_onnx"]), str(target), weight_type=QuantType.QInt8)
     shutil.copy(shipped["tokenizer"], target.parent / "tokenizer.json")
-    model = load_text_model(target, 12)
+    return target
+
+
+def test_a_quantized_copy_is_checked_against_itself(shipped: dict[str, Path],
+                                                    int8: Path) -> None:
+    """onnxruntime's dynamic int8 of the export: cut and normalized (both checks run on the
+    quantized graph itself, unfused), and compared with the owner."""
+    root = shipped["root"]
+    model = load_text_model(int8, 12)
     assert model.quantized_table
     key = generate_key()
     made = create_text_fingerprint(shipped["owner"], key, root / "q.mgf", settings=SETTINGS)
@@ -259,3 +266,32 @@ def test_black_box_agrees_with_exact(shipped: dict[str, Path]) -> None:
     compared = compare_text(made, open_secrets(made, key), owner, backend="blackbox")
     assert compared.estimator["name"] == "blackbox"
     assert compared.cosines.min() > 0.99
+
+
+def test_per_sample_batching_is_the_one_at_a_time_gradient(int8: Path) -> None:
+    """A dynamically quantized graph differentiated per sample under vmap gives the gradients
+    of running each sample alone (what one request computes), not of the batch as a whole;
+    its outputs are onnxruntime's one request at a time."""
+    from modelgif.fingerprint.backends.exact import ExactBackend
+    from modelgif.fingerprint.sketch import Projection
+    from modelgif.fingerprint.text.per_sample import PerSampleExact
+
+    model = load_text_model(int8, 12)
+    rng = np.random.default_rng(3)
+    x = model.table[rng.integers(0, model.table.shape[0], (5, 12))].astype(np.float32)
+    x[0] *= 4.0  # one sample of another range: batch-wide scales would move the others
+    matrix = rng.standard_normal((12 * 32, 8)).astype(np.float32)
+    projection = Projection(dim=12 * 32, k=8, kind="gaussian", matrix=matrix)
+    classes = np.arange(5, dtype=np.int64)
+    batched = PerSampleExact(model.normalized.model)
+    batched.check(x)
+    fast = batched.point_gradients(x, np.ones_like(x), projection, "class", classes)
+    assert batched.vmapped  # the vmap path ran, no fallback
+    alone = ExactBackend(model.normalized.model)
+    assert alone.batch_size == 1
+    slow = alone.point_gradients(x, np.ones_like(x), projection, "class", classes)
+    assert np.allclose(fast.sketch, slow.sketch, rtol=1e-4, atol=1e-6)
+    whole = ExactBackend(model.normalized.model)
+    whole.batch_size = 5  # the batch as one request: another function
+    coupled = whole.point_gradients(x, np.ones_like(x), projection, "class", classes)
+    assert not np.allclose(coupled.sketch, slow.sketch, rtol=1e-3, atol=1e-5)

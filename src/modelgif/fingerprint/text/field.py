@@ -37,6 +37,7 @@ the substitution gradients to every other token are exactly what tells models ap
 
 from __future__ import annotations
 
+import logging
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -46,13 +47,15 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 from modelgif.crypto.keystream import KeyStream
-from modelgif.errors import InputError
+from modelgif.errors import BackendError, InputError
 from modelgif.fingerprint.backends.base import Backend
 from modelgif.fingerprint.backends.blackbox import BlackBoxBackend
 from modelgif.fingerprint.backends.select import select_backend
 from modelgif.fingerprint.field import Progress
 from modelgif.fingerprint.quadrature import quadrature
 from modelgif.fingerprint.sketch import Projection
+from modelgif.fingerprint.text.per_sample import PerSampleExact
+from modelgif.fingerprint.torch_graph import graph_ops
 from modelgif.runtime import make_session
 
 __all__ = [
@@ -64,6 +67,8 @@ __all__ = [
     "resolve_scalar",
     "text_field",
 ]
+
+log = logging.getLogger(__name__)
 
 SCALARS = ("cosine", "top1")
 HIDDEN = "modelgif_text_hidden"
@@ -160,6 +165,26 @@ def _forward(model: onnx.ModelProto, x: np.ndarray, per_sample: bool) -> np.ndar
                            for i in range(0, len(x), step)])
 
 
+def _engine(head: onnx.ModelProto, x: np.ndarray, backend: str,
+            eps: float | None) -> tuple[Backend, str]:
+    """select_backend, except that a batch-coupled graph gets the per-sample vmap backend."""
+    if backend == "blackbox":
+        return BlackBoxBackend.from_onnx(head, eps=eps), "black-box requested"
+    if "DynamicQuantizeLinear" not in graph_ops(head):
+        return select_backend(head, x, backend)
+    try:
+        engine = PerSampleExact(head)
+        engine.check(x)
+    except BackendError as error:
+        if backend == "exact":
+            raise
+        reason = f"exact backend unavailable, using black-box: {error}"
+        log.warning(reason)
+        return BlackBoxBackend.from_onnx(head, eps=eps), reason
+    return engine, ("exact backend, per sample: converted graph matches onnxruntime on the "
+                    "anchors")
+
+
 def text_field(
     model: onnx.ModelProto,
     table: np.ndarray,
@@ -190,12 +215,7 @@ def text_field(
     else:
         head = model
         classes = np.argmax(_forward(model, x, per_sample).reshape(n, -1), axis=1)
-    engine: Backend
-    if backend == "blackbox":
-        engine = BlackBoxBackend.from_onnx(head, eps=eps)
-        reason = "black-box requested"
-    else:
-        engine, reason = select_backend(head, x, backend)
+    engine, reason = _engine(head, x, backend, eps)
     if engine.name == "blackbox" and eps is None:
         raise InputError("The black-box text field needs a finite-difference step.")
     if isinstance(engine, BlackBoxBackend):
