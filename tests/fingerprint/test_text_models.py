@@ -295,3 +295,29 @@ def test_per_sample_batching_is_the_one_at_a_time_gradient(int8: Path) -> None:
     whole.batch_size = 5  # the batch as one request: another function
     coupled = whole.point_gradients(x, np.ones_like(x), projection, "class", classes)
     assert not np.allclose(coupled.sketch, slow.sketch, rtol=1e-3, atol=1e-5)
+
+
+def test_text_verdicts_become_reports_and_scan_names_verify(
+        shipped: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    """A text verdict record (a folder suspect and an .onnx one) goes into a signed report
+    that `report verify` checks, the suspect files re-hashed; `scan` of a text fingerprint
+    names `modelgif verify` in one line."""
+    root, key = shipped["root"], shipped["key"]
+    mgf, folder = root / "report.mgf", root / "report"
+    assert run(capsys, "fingerprint", shipped["owner"], "--key", key, "-o", mgf, *SMALL)[0] == 0
+    for name, suspect in (("onnx", shipped["owner_onnx"]), ("other", shipped["other"])):
+        code, _, err = run(capsys, "verify", mgf, suspect, "--key", key, "-o",
+                           root / f"{name}.verdict.json")
+        assert code == 0, err
+    code, _, err = run(capsys, "report", root / "onnx.verdict.json", root / "other.verdict.json",
+                       "--key", key, "-o", folder)
+    assert code == 0, err
+    html = (folder / "report.html").read_text()
+    assert "model.onnx" in html and "model.safetensors" in html
+    code, out, err = run(capsys, "report", "verify", folder, "--pub", key.with_suffix(".pub"),
+                         "--files", shipped["owner_onnx"], shipped["other"] / "model.safetensors")
+    assert code == 0, out + err
+    code, out, err = run(capsys, "scan", "--fingerprints", mgf, "--suspects", shipped["other"],
+                         "--key", key, "-o", root / "scan.jsonl")
+    assert code == 2 and err.count("\n") == 1 and "modelgif verify" in err, err
+    assert not (root / "scan.jsonl").exists()
