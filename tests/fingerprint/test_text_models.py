@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from tests.fingerprint.text_models import (
     export_token_mlp,
     export_token_onnx,
     tiny_bert,
+    tiny_causal_lm,
     vocab_size,
 )
 
@@ -321,3 +323,32 @@ def test_text_verdicts_become_reports_and_scan_names_verify(
                          "--key", key, "-o", root / "scan.jsonl")
     assert code == 2 and err.count("\n") == 1 and "modelgif verify" in err, err
     assert not (root / "scan.jsonl").exists()
+
+
+def test_a_causal_lm_is_fingerprinted_by_its_next_token(shipped: dict[str, Path]) -> None:
+    """A GPT-2 trained here on Python's own docstrings (real text): the scalar is its own
+    top-1 next-token logit at the last position, signed; a fine-tuned copy keeps the field,
+    a model of the same shape trained on other docstrings from another seed does not. (One
+    trained on the same docstrings scores about as high as the copy: at this size a next-token
+    model is close to the texts' bigram table, the same function whoever trains it.)"""
+    from modelgif.zoo.text_models import stdlib_texts
+
+    root, tokenizer = shipped["root"], shipped["tokenizer"]
+    # letters only: the test tokenizer spells any lowercase word, and has no digits
+    texts = [re.sub("[^a-z]+", " ", t.lower()) for t in stdlib_texts()[:400]]
+    owner = tiny_causal_lm(root / "lm-owner", tokenizer, texts[:300], seed=0, steps=100)
+    tuned = tiny_causal_lm(root / "lm-tuned", tokenizer, texts[300:], seed=2, steps=10,
+                           start=owner, lr=1e-4)
+    other = tiny_causal_lm(root / "lm-other", tokenizer, texts[300:], seed=1, steps=100)
+    key = generate_key()
+    settings = TextSettings(length=12, n_anchors=16, n_steps=3, sketch_dim=16)
+    made = create_text_fingerprint(owner, key, root / "lm.mgf", settings=settings)
+    text = made.config["text"]
+    assert text["scalar"] == "next-token" and "last" in text["position"]
+    secrets = open_secrets(made, key)
+    same = compare_text(made, secrets, owner).cosines.mean()
+    kept = compare_text(made, secrets, tuned).cosines.mean()
+    apart = compare_text(made, secrets, other).cosines.mean()
+    assert same > 0.999
+    assert kept > 0.5 > apart, (kept, apart)
+    assert len(set(made.arrays["classes"].tolist())) > 1  # not one token predicted everywhere
