@@ -47,6 +47,9 @@ def main() -> None:
     parser.add_argument("--workdir", type=Path, default=None)
     parser.add_argument("--suspects", default=None, help="comma-separated names, in order")
     parser.add_argument("--stop-after", type=float, default=None)
+    parser.add_argument("--reuse", type=Path, default=None,
+                        help="a .partial.json of an earlier run against the same --workdir: "
+                             "its measured rows are kept, those suspects not run again")
     args = parser.parse_args()
     started = time.time()
     cases = cached_text_models()
@@ -55,10 +58,13 @@ def main() -> None:
     fingerprint, key, fingerprint_seconds, size = _owner(source.path, args.workdir)
     secrets = open_secrets(fingerprint, key)
     rows: list[dict[str, Any]] = []
-    suspects = [c for c in cases if c.relation != "source"]
+    if args.reuse is not None:
+        rows = [r for r in json.loads(args.reuse.read_text())["rows"] if "cosines" in r]
+    done = {r["name"] for r in rows}
+    suspects = [c for c in cases if c.relation != "source" and c.name not in done]
     if args.suspects:
         by_name = {c.name: c for c in suspects}
-        suspects = [by_name[n] for n in args.suspects.split(",")]
+        suspects = [by_name[n] for n in args.suspects.split(",") if n in by_name]
     for case in suspects:
         if args.stop_after is not None and time.time() - started > args.stop_after:
             rows.append({"name": case.name, "relation": case.relation, "how": case.how,

@@ -218,7 +218,7 @@ def _build(folder: Path) -> list[TextCase]:
 
     from modelgif.fingerprint.text.hf_folder import export_hf_folder
 
-    transformers = _transformers()
+    _transformers()  # offline, quiet
     source = source_folder()
     texts = stdlib_texts()
     cases = [TextCase("minilm", source, "source", "all-MiniLM-L6-v2 as shipped (HF folder)")]
@@ -293,26 +293,53 @@ def _build(folder: Path) -> list[TextCase]:
     if vital is not None:
         onnx_case("paraphrase-L3", vital.read_bytes(), "relative",
                   "paraphrase-MiniLM-L3-v2 (pretrained elsewhere, same tokenizer)")
+    cases += [_random_case(folder, source, seed) for seed in range(3)]
+    cases += [_small_case(folder, source, texts, seed) for seed in range(2)]
+    return cases
+
+
+def _random_case(folder: Path, source: Path, seed: int) -> TextCase:
+    """The source's architecture at random init."""
+    transformers = _transformers()
     config = transformers.AutoConfig.from_pretrained(str(source), local_files_only=True)
-    for seed in range(3):
-        torch.manual_seed(100 + seed)
-        random = transformers.BertModel(config).eval()
-        saved = _save(random, source, folder / f"random-{seed}")
-        cases.append(TextCase(f"random-{seed}", saved, "negative",
-                              f"the source's architecture at random init (seed {seed})"))
-    small_config = transformers.BertConfig(vocab_size=config.vocab_size, hidden_size=128,
+    torch.manual_seed(100 + seed)
+    random = transformers.BertModel(config).eval()
+    saved = _save(random, source, folder / f"random-{seed}")
+    return TextCase(f"random-{seed}", saved, "negative",
+                    f"the source's architecture at random init (seed {seed})")
+
+
+def _small_case(folder: Path, source: Path, texts: list[str], seed: int) -> TextCase:
+    """A 2-layer hidden-128 BERT of the source's tokenizer trained from scratch (SimCSE)."""
+    transformers = _transformers()
+    small_config = transformers.BertConfig(vocab_size=30522, hidden_size=128,
                                            num_hidden_layers=2, num_attention_heads=2,
                                            intermediate_size=256, max_position_embeddings=64)
-    for seed in range(2):
-        torch.manual_seed(200 + seed)
-        small = transformers.BertModel(small_config).train()
-        _simcse(lambda i, m, s=small: _mean(s(input_ids=i, attention_mask=m,
-                                               return_dict=False)[0], m),
-                list(small.parameters()), _batches(texts, tok, 10 + seed, 60, 8), 5e-4)
-        saved = _save(small.eval(), source, folder / f"small-{seed}")
-        cases.append(TextCase(f"small-{seed}", saved, "negative",
-                              f"2-layer hidden-128 BERT trained from scratch "
-                              f"(SimCSE, 60 steps, seed {seed})"))
+    torch.manual_seed(200 + seed)
+    small = transformers.BertModel(small_config).train()
+    _simcse(lambda i, m: _mean(small(input_ids=i, attention_mask=m, return_dict=False)[0], m),
+            list(small.parameters()), _batches(texts, source / "tokenizer.json", 10 + seed,
+                                               60, 8), 5e-4)
+    saved = _save(small.eval(), source, folder / f"small-{seed}")
+    return TextCase(f"small-{seed}", saved, "negative",
+                    f"2-layer hidden-128 BERT trained from scratch (SimCSE, 60 steps, seed {seed})")
+
+
+def _extra_negatives(folder: Path) -> list[TextCase]:
+    """Negatives added after a cache was built (built on first use, beside it): with
+    paraphrase-L3 a relative, 5 negatives left too few for leave-one-out nulls of 5."""
+    extra = folder / "extra"
+    cases = []
+    for name in ("random-3", "small-2"):
+        target = extra / name
+        if (target / "model.safetensors").is_file() and (target / "case.json").is_file():
+            how = json.loads((target / "case.json").read_text())["how"]
+            cases.append(TextCase(name, target, "negative", how))
+        else:
+            case = (_random_case(extra, source_folder(), 3) if name == "random-3" else
+                    _small_case(extra, source_folder(), stdlib_texts(), 2))
+            (target / "case.json").write_text(json.dumps({"how": case.how}))
+            cases.append(case)
     return cases
 
 
@@ -329,6 +356,7 @@ def cached_text_models(cache_dir: str | Path | None = None) -> list[TextCase]:
             manifest.write_text(json.dumps([
                 {"name": c.name, "path": str(c.path), "relation": c.relation, "how": c.how}
                 for c in cases], indent=1))
+        extras = _extra_negatives(folder)
     rows = json.loads(manifest.read_text())
     return [TextCase(r["name"], Path(r["path"]), RELATIONS.get(r["name"], r["relation"]),
-                     r["how"]) for r in rows]
+                     r["how"]) for r in rows] + extras
