@@ -149,20 +149,23 @@ def _owner(source: Path, workdir: Path | None) -> tuple[Fingerprint, PrivateKey,
 
 
 def markdown(result: dict[str, Any]) -> str:
-    lines = ["| suspect | relation | hidden | estimator | T | threshold | verdict | "
-             "s / verdict |", "|---|---|---|---|---|---|---|---|"]
+    lines = ["| suspect | relation | recipe | hidden | estimator | mean cos | T | threshold | "
+             "verdict | s / verdict |", "|---|---|---|---|---|---|---|---|---|---|"]
     for row in result["rows"]:
         if "error" in row:
-            lines.append(f"| {row['name']} | {row['relation']} | | | | | error: "
+            lines.append(f"| {row['name']} | {row['relation']} | {row['how']} | | | | | | "
                          f"{row['error'][:80]} | |")
             continue
-        if "statistic" not in row:
-            continue
-        lines.append(f"| {row['name']} | {row['relation']} | {row['hidden']} | "
-                     f"{row['estimator']} | {row['statistic']:.2f} | {row['threshold']:.2f} | "
-                     f"{row['decision']} | {row['seconds']:.0f} |")
+        scored = "statistic" in row
+        lines.append(
+            f"| {row['name']} | {row['relation']} | {row['how']} | {row['hidden']} | "
+            f"{row['estimator']} | {row.get('mean_similarity', float('nan')):.3f} | "
+            + (f"{row['statistic']:.2f} | {row['threshold']:.2f} | {row['decision']}"
+               if scored else " | | no null") + f" | {row['seconds']:.0f} |")
     lines.append(f"\nfingerprint: {result['fingerprint_seconds']:.0f} s, "
-                 f"{result['fingerprint_bytes']} bytes")
+                 f"{result['fingerprint_bytes']} bytes; negatives flagged "
+                 f"{result['negatives_flagged']} of {result['n_negatives']} (leave-one-out), "
+                 f"Clopper-Pearson 95 % upper bound on the FPR {result['fpr_upper_95']}")
     return "\n".join(lines)
 
 
