@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import shutil
@@ -307,10 +308,14 @@ def test_text_verdicts_become_reports_and_scan_names_verify(
     root, key = shipped["root"], shipped["key"]
     mgf, folder = root / "report.mgf", root / "report"
     assert run(capsys, "fingerprint", shipped["owner"], "--key", key, "-o", mgf, *SMALL)[0] == 0
-    for name, suspect in (("onnx", shipped["owner_onnx"]), ("other", shipped["other"])):
-        code, _, err = run(capsys, "verify", mgf, suspect, "--key", key, "-o",
-                           root / f"{name}.verdict.json")
+    for name, suspect, backend in (("onnx", shipped["owner_onnx"], "auto"),
+                                   ("other", shipped["other"], "blackbox")):
+        code, _, err = run(capsys, "verify", mgf, suspect, "--key", key, "--backend", backend,
+                           "-o", root / f"{name}.verdict.json")
         assert code == 0, err
+    envelope = json.loads((root / "other.verdict.json").read_text())
+    statement = json.loads(base64.b64decode(envelope["payload"]))
+    assert '"name": "blackbox"' in json.dumps(statement)  # forward passes only, recorded
     code, _, err = run(capsys, "report", root / "onnx.verdict.json", root / "other.verdict.json",
                        "--key", key, "-o", folder)
     assert code == 0, err
