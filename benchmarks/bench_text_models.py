@@ -94,7 +94,7 @@ def main() -> None:
     target = 0.01
     for row in scored:
         others = [n for n in negatives if n is not row]
-        if len(others) < 2:
+        if len(others) < 5:  # fit_calibration needs 5 nulls: the row keeps its cosines only
             continue
         calibration = fit_calibration(np.asarray([n["cosines"] for n in others]),
                                       [n["digest"] for n in others], target_fpr=target,
