@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -17,6 +19,7 @@ from tests.fingerprint.text_models import (
     export_token_mlp,
     export_token_onnx,
     tiny_bert,
+    tiny_causal_lm,
     vocab_size,
 )
 
@@ -218,17 +221,24 @@ def test_refusals_are_one_line(shipped: dict[str, Path],
         assert out == ""
 
 
-def test_a_quantized_copy_is_checked_against_itself(shipped: dict[str, Path]) -> None:
-    """onnxruntime's dynamic int8 of the export: cut and normalized (both checks run on the
-    quantized graph itself, unfused), and compared with the owner."""
+@pytest.fixture(scope="module")
+def int8(shipped: dict[str, Path]) -> Path:
+    """onnxruntime's dynamic int8 of the owner's export, with its tokenizer.json."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    root = shipped["root"]
-    target = root / "int8" / "model.onnx"
+    target = shipped["root"] / "int8" / "model.onnx"
     target.parent.mkdir()
     quantize_dynamic(str(shipped["owner_onnx"]), str(target), weight_type=QuantType.QInt8)
     shutil.copy(shipped["tokenizer"], target.parent / "tokenizer.json")
-    model = load_text_model(target, 12)
+    return target
+
+
+def test_a_quantized_copy_is_checked_against_itself(shipped: dict[str, Path],
+                                                    int8: Path) -> None:
+    """onnxruntime's dynamic int8 of the export: cut and normalized (both checks run on the
+    quantized graph itself, unfused), and compared with the owner."""
+    root = shipped["root"]
+    model = load_text_model(int8, 12)
     assert model.quantized_table
     key = generate_key()
     made = create_text_fingerprint(shipped["owner"], key, root / "q.mgf", settings=SETTINGS)
@@ -259,3 +269,91 @@ def test_black_box_agrees_with_exact(shipped: dict[str, Path]) -> None:
     compared = compare_text(made, open_secrets(made, key), owner, backend="blackbox")
     assert compared.estimator["name"] == "blackbox"
     assert compared.cosines.min() > 0.99
+
+
+def test_per_sample_batching_is_the_one_at_a_time_gradient(int8: Path) -> None:
+    """A dynamically quantized graph differentiated per sample under vmap gives the gradients
+    of running each sample alone (what one request computes), not of the batch as a whole;
+    its outputs are onnxruntime's one request at a time."""
+    from modelgif.fingerprint.backends.exact import ExactBackend
+    from modelgif.fingerprint.sketch import Projection
+    from modelgif.fingerprint.text.per_sample import PerSampleExact
+
+    model = load_text_model(int8, 12)
+    rng = np.random.default_rng(3)
+    x = model.table[rng.integers(0, model.table.shape[0], (5, 12))].astype(np.float32)
+    x[0] *= 4.0  # one sample of another range: batch-wide scales would move the others
+    matrix = rng.standard_normal((12 * 32, 8)).astype(np.float32)
+    projection = Projection(dim=12 * 32, k=8, kind="gaussian", matrix=matrix)
+    classes = np.arange(5, dtype=np.int64)
+    batched = PerSampleExact(model.normalized.model)
+    batched.check(x)
+    fast = batched.point_gradients(x, np.ones_like(x), projection, "class", classes)
+    assert batched.vmapped  # the vmap path ran, no fallback
+    alone = ExactBackend(model.normalized.model)
+    assert alone.batch_size == 1
+    slow = alone.point_gradients(x, np.ones_like(x), projection, "class", classes)
+    assert np.allclose(fast.sketch, slow.sketch, rtol=1e-4, atol=1e-6)
+    whole = ExactBackend(model.normalized.model)
+    whole.batch_size = 5  # the batch as one request: another function
+    coupled = whole.point_gradients(x, np.ones_like(x), projection, "class", classes)
+    assert not np.allclose(coupled.sketch, slow.sketch, rtol=1e-3, atol=1e-5)
+
+
+def test_text_verdicts_become_reports_and_scan_names_verify(
+        shipped: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    """A text verdict record (a folder suspect and an .onnx one) goes into a signed report
+    that `report verify` checks, the suspect files re-hashed; `scan` of a text fingerprint
+    names `modelgif verify` in one line."""
+    root, key = shipped["root"], shipped["key"]
+    mgf, folder = root / "report.mgf", root / "report"
+    assert run(capsys, "fingerprint", shipped["owner"], "--key", key, "-o", mgf, *SMALL)[0] == 0
+    for name, suspect, backend in (("onnx", shipped["owner_onnx"], "auto"),
+                                   ("other", shipped["other"], "blackbox")):
+        code, _, err = run(capsys, "verify", mgf, suspect, "--key", key, "--backend", backend,
+                           "-o", root / f"{name}.verdict.json")
+        assert code == 0, err
+    envelope = json.loads((root / "other.verdict.json").read_text())
+    statement = json.loads(base64.b64decode(envelope["payload"]))
+    assert '"name": "blackbox"' in json.dumps(statement)  # forward passes only, recorded
+    code, _, err = run(capsys, "report", root / "onnx.verdict.json", root / "other.verdict.json",
+                       "--key", key, "-o", folder)
+    assert code == 0, err
+    html = (folder / "report.html").read_text()
+    assert "model.onnx" in html and "model.safetensors" in html
+    code, out, err = run(capsys, "report", "verify", folder, "--pub", key.with_suffix(".pub"),
+                         "--files", shipped["owner_onnx"], shipped["other"] / "model.safetensors")
+    assert code == 0, out + err
+    code, out, err = run(capsys, "scan", "--fingerprints", mgf, "--suspects", shipped["other"],
+                         "--key", key, "-o", root / "scan.jsonl")
+    assert code == 2 and err.count("\n") == 1 and "modelgif verify" in err, err
+    assert not (root / "scan.jsonl").exists()
+
+
+def test_a_causal_lm_is_fingerprinted_by_its_next_token(shipped: dict[str, Path]) -> None:
+    """A GPT-2 trained here on Python's own docstrings (real text): the scalar is its own
+    top-1 next-token logit at the last position, signed; a fine-tuned copy keeps the field,
+    a model of the same shape trained on other docstrings from another seed does not. (One
+    trained on the same docstrings scores about as high as the copy: at this size a next-token
+    model is close to the texts' bigram table, the same function whoever trains it.)"""
+    from modelgif.zoo.text_models import stdlib_texts
+
+    root, tokenizer = shipped["root"], shipped["tokenizer"]
+    # letters only: the test tokenizer spells any lowercase word, and has no digits
+    texts = [re.sub("[^a-z]+", " ", t.lower()) for t in stdlib_texts()[:400]]
+    owner = tiny_causal_lm(root / "lm-owner", tokenizer, texts[:300], seed=0, steps=100)
+    tuned = tiny_causal_lm(root / "lm-tuned", tokenizer, texts[300:], seed=2, steps=10,
+                           start=owner, lr=1e-4)
+    other = tiny_causal_lm(root / "lm-other", tokenizer, texts[300:], seed=1, steps=100)
+    key = generate_key()
+    settings = TextSettings(length=12, n_anchors=16, n_steps=3, sketch_dim=16)
+    made = create_text_fingerprint(owner, key, root / "lm.mgf", settings=settings)
+    text = made.config["text"]
+    assert text["scalar"] == "next-token" and "last" in text["position"]
+    secrets = open_secrets(made, key)
+    same = compare_text(made, secrets, owner).cosines.mean()
+    kept = compare_text(made, secrets, tuned).cosines.mean()
+    apart = compare_text(made, secrets, other).cosines.mean()
+    assert same > 0.999
+    assert kept > 0.5 > apart, (kept, apart)
+    assert len(set(made.arrays["classes"].tolist())) > 1  # not one token predicted everywhere

@@ -191,3 +191,25 @@ def test_gradients_pass_gradcheck_in_float64(op: str) -> None:
 def _ort_bytes(model: bytes, x: np.ndarray) -> np.ndarray:
     session = ort.InferenceSession(model, providers=["CPUExecutionProvider"])
     return np.asarray(session.run(None, {"x": x})[0])
+
+
+@pytest.mark.parametrize("depth", [100, 256, 257, 1536])
+def test_matmul_integer_is_exact_at_the_extremes(depth: int) -> None:
+    """Chunked float32 accumulation equals the spec's int32 product (numpy int64 here:
+    onnxruntime's u8s8 kernels saturate at these extremes), even where every product is the
+    largest and a float32 sum over the whole depth would round."""
+    rng = np.random.default_rng(depth)
+    a = np.concatenate([np.full((1, depth), 255), rng.integers(0, 256, (3, depth))])
+    a = a.astype(np.uint8)
+    b = np.concatenate([np.full((depth, 1), -128), rng.integers(-128, 128, (depth, 4))], 1)
+    b = b.astype(np.int8)
+    graph = helper.make_graph(
+        [helper.make_node("MatMulInteger", ["a", "b", "", "bz"], ["y"])], "g",
+        [helper.make_tensor_value_info("a", TensorProto.UINT8, [4, depth])],
+        [helper.make_tensor_value_info("y", TensorProto.INT32, [4, 5])],
+        [numpy_helper.from_array(b, "b"), numpy_helper.from_array(np.int8(127), "bz")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    want = a.astype(np.int64) @ (b.astype(np.int64) - 127)  # products up to 255 x 255
+    assert int(np.abs(want).max()) > 2**24 or depth < 300  # float32 sums would round
+    got = TorchGraph(model)(torch.from_numpy(a.astype(np.float32)))
+    assert np.array_equal(got.double().numpy(), want.astype(np.float32).astype(np.float64))

@@ -163,3 +163,36 @@ def export_token_mlp(model: TokenMLP, path: Path, tokenizer: Path) -> Path:
                                         "attention_mask": {0: "b", 1: "t"}})
     shutil.copy(tokenizer, path.parent / "tokenizer.json")
     return path
+
+
+def tiny_causal_lm(folder: Path, tokenizer: Path, texts: list[str], seed: int, steps: int,
+                   start: Path | None = None, lr: float = 3e-3) -> Path:
+    """A 2-layer GPT-2 (hidden 32) trained here for `steps` next-token steps on `texts`
+    (from `start`'s weights when given: a fine-tune), saved as a Hugging Face folder."""
+    import transformers
+    from tokenizers import Tokenizer
+
+    transformers.logging.set_verbosity_error()
+    torch.manual_seed(seed)
+    if start is None:
+        config = transformers.GPT2Config(vocab_size=vocab_size(tokenizer), n_positions=64,
+                                         n_embd=32, n_layer=2, n_head=2)
+        model = transformers.GPT2LMHeadModel(config)
+    else:
+        model = transformers.GPT2LMHeadModel.from_pretrained(str(start), local_files_only=True)
+    coder = Tokenizer.from_file(str(tokenizer))
+    ids = [i for e in coder.encode_batch(texts, add_special_tokens=False) for i in e.ids]
+    windows = torch.tensor([ids[i:i + 16] for i in range(0, len(ids) - 16, 8)])
+    optimizer = torch.optim.AdamW(model.parameters(), lr=lr)
+    order = torch.Generator().manual_seed(seed)
+    model.train()
+    for _ in range(steps):
+        batch = windows[torch.randint(len(windows), (16,), generator=order)]
+        loss = model(input_ids=batch, labels=batch).loss
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    folder.mkdir(parents=True, exist_ok=True)
+    model.eval().save_pretrained(str(folder), safe_serialization=True)
+    shutil.copy(tokenizer, folder / "tokenizer.json")
+    return folder

@@ -82,8 +82,8 @@ def run(args: argparse.Namespace) -> int:
         backend=args.backend, workers=args.workers, timeout_s=args.timeout_s,
         memory_gb=args.memory_gb, cache=args.cache, ray=args.ray is not None,
         ray_address=None if args.ray in (None, "local") else args.ray, retries=args.retries)
-    suspects = list_suspects(args.suspects)
     jobs = open_jobs(args.fingerprints, owner_key(args), args.calibration)
+    suspects = list_suspects(args.suspects)
     with progress_bar("pairs") as progress:
         outcome = scan(jobs, suspects, args.output, settings, force=args.force,
                        progress=progress)

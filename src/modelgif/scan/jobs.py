@@ -26,6 +26,7 @@ from modelgif.digests import sha256_file
 from modelgif.errors import InputError
 from modelgif.fingerprint.create import FingerprintSecrets, open_secrets
 from modelgif.fingerprint.record import Fingerprint, load_fingerprint
+from modelgif.fingerprint.text.fingerprint import is_text_fingerprint
 from modelgif.verifiers.calibration import Calibration
 from modelgif.verifiers.calibration_file import MAX_CALIBRATION_BYTES
 from modelgif.verifiers.calibration_file import PREDICATE_TYPE as CALIBRATION_PREDICATE
@@ -113,6 +114,9 @@ def open_jobs(fingerprints: list[Path], key: PrivateKey,
     jobs = []
     for path in fingerprints:
         fingerprint = load_fingerprint(path, key.public_key())
+        if is_text_fingerprint(fingerprint):  # scan's workers run image fields only
+            raise InputError(f"{path}: a text model's fingerprint, which scan does not take; "
+                             f"verify each suspect: modelgif verify {path} SUSPECT --key KEY")
         calibration = bound.pop(fingerprint.fingerprint_id.hex(), None)
         jobs.append(_job(path, fingerprint, key, calibration))
     if bound:

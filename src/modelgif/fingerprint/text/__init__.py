@@ -6,6 +6,7 @@
     tokenizer.py   tokenizer.json: vocabulary digest, special tokens, text windows
     anchors.py     secret token-id anchors (synthetic, subset of texts, augmented)
     field.py       the field in the one-hot token space (shared across hidden sizes)
+    per_sample.py  exact gradients of a dynamically quantized graph, per sample under vmap
     fingerprint.py fingerprint, compare and calibrate text models (the same .mgf, verdicts)
 """
 

@@ -25,7 +25,8 @@ anchor to exactly T real tokens removes that freedom, so two models are compared
 same inputs, and the mask input can be a constant.
 
 The embedding lookup is found, not named: a Gather whose data is a rank-2 initializer
-[vocab, hidden] (vocab >= 2) and whose indices are an integer graph input; among several
+[vocab, hidden] (vocab >= 2) and whose indices are an integer graph input (or a Reshape,
+Identity or integer Cast of one, as GPT-2 exports it; the cut is checked either way); among several
 (token-type and position tables are Gathers too) the largest table. A table quantized by
 onnxruntime's dynamic quantizer (Gather of a uint8/int8 table, then DequantizeLinear with
 constant scale and zero point) is read dequantized, and the cut is made after the
@@ -106,6 +107,7 @@ def find_lookup(model: onnx.ModelProto) -> Lookup:
     initializers = {t.name: t for t in graph.initializer}
     integer_inputs = {i.name for i in _inputs(model)
                       if i.type.tensor_type.elem_type in INTEGER_TYPES}
+    id_of = _id_views(graph, integer_inputs)
     consumers: dict[str, list[int]] = {}
     for index, node in enumerate(graph.node):
         for name in node.input:
@@ -114,15 +116,15 @@ def find_lookup(model: onnx.ModelProto) -> Lookup:
     for index, node in enumerate(graph.node):
         if node.op_type != "Gather" or node.domain not in ("", "ai.onnx") or len(node.input) < 2:
             continue
-        data, ids = node.input[0], node.input[1]
+        data, ids = node.input[0], id_of.get(node.input[1], "")
         tensor = initializers.get(data)
-        if tensor is None and ids in integer_inputs:
+        if tensor is None and ids:
             tensor = _constant_table(graph, data, initializers)
-        if ids not in integer_inputs or tensor is None or len(tensor.dims) != 2:
+        if not ids or tensor is None or len(tensor.dims) != 2:
             continue
         if any(a.name == "axis" and a.i != 0 for a in node.attribute) or tensor.dims[0] < 2:
             continue
-        lookup = _float_lookup(node, index, tensor, initializers, consumers, graph)
+        lookup = _float_lookup(node, index, ids, tensor, initializers, consumers, graph)
         if lookup is not None and (best is None or lookup.table.shape[0] > best.table.shape[0]):
             best = lookup
     if best is None:
@@ -135,6 +137,23 @@ def find_lookup(model: onnx.ModelProto) -> Lookup:
             f"integer input; integer inputs: {names}){hint}"
         )
     return best
+
+
+VIEW_OPS = frozenset({"Reshape", "Identity", "Cast"})
+
+
+def _id_views(graph: onnx.GraphProto, integer_inputs: set[str]) -> dict[str, str]:
+    """Each integer graph input, and the tensors that are only a view of one (GPT-2 looks
+    up input_ids.view(-1, T), a Reshape): tensor name -> the graph input it shows."""
+    views = {name: name for name in integer_inputs}
+    for node in graph.node:
+        if (node.op_type in VIEW_OPS and node.domain in ("", "ai.onnx") and node.input
+                and node.input[0] in views):
+            if node.op_type == "Cast" and not any(
+                    a.name == "to" and a.i in INTEGER_TYPES for a in node.attribute):
+                continue
+            views[node.output[0]] = views[node.input[0]]
+    return views
 
 
 CONSTANT_OPS = frozenset({"Cast", "Mul", "Sub", "Add", "Div", "DequantizeLinear", "Reshape",
@@ -186,12 +205,12 @@ def _ordered(nodes: list[onnx.NodeProto], graph: onnx.GraphProto) -> list[onnx.N
 def _float_lookup(
     node: onnx.NodeProto,
     index: int,
+    ids: str,
     tensor: onnx.TensorProto,
     initializers: dict[str, onnx.TensorProto],
     consumers: dict[str, list[int]],
     graph: onnx.GraphProto,
 ) -> Lookup | None:
-    ids = node.input[1]
     if tensor.data_type in (TensorProto.FLOAT, TensorProto.FLOAT16, TensorProto.DOUBLE):
         table = numpy_helper.to_array(tensor).astype(np.float32)
         return Lookup(ids, table, node.output[0], (index,), False)

@@ -29,6 +29,10 @@ The scalar F per output kind (`scalar`, signed into the fingerprint):
   for, is unchanged by any rotation or rescaling of its output space, and needs no output
   of the owner's model, so a student of another hidden size has the same scalar.
 - "top1" (logits [batch, classes]): the own top-1 logit at the anchor, as for images.
+- "next-token" (a decoder's logits over the vocabulary [batch, T, vocab]): the own top-1
+  next-token logit at the last position (the last real token: anchors are never padded),
+  the prediction a causal language model is used for; the logits of earlier positions see
+  only a prefix of the anchor.
 
 The field is the cumulative integrated gradient itself, not times (x - x0) as for images:
 in one-hot space (x - x0) keeps a single entry per position (the anchor's own token), and
@@ -37,6 +41,7 @@ the substitution gradients to every other token are exactly what tells models ap
 
 from __future__ import annotations
 
+import logging
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -46,26 +51,31 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 from modelgif.crypto.keystream import KeyStream
-from modelgif.errors import InputError
+from modelgif.errors import BackendError, InputError
 from modelgif.fingerprint.backends.base import Backend
 from modelgif.fingerprint.backends.blackbox import BlackBoxBackend
 from modelgif.fingerprint.backends.select import select_backend
 from modelgif.fingerprint.field import Progress
 from modelgif.fingerprint.quadrature import quadrature
 from modelgif.fingerprint.sketch import Projection
+from modelgif.fingerprint.text.per_sample import PerSampleExact
+from modelgif.fingerprint.torch_graph import graph_ops
 from modelgif.runtime import make_session
 
 __all__ = [
     "SCALARS",
     "TextField",
     "cosine_head",
+    "last_position_head",
     "onehot_projection",
     "pooled",
     "resolve_scalar",
     "text_field",
 ]
 
-SCALARS = ("cosine", "top1")
+log = logging.getLogger(__name__)
+
+SCALARS = ("cosine", "top1", "next-token")
 HIDDEN = "modelgif_text_hidden"
 
 
@@ -79,16 +89,20 @@ class TextField:
     eps: float | None  # the black-box step used, in embedding units (None: exact)
 
 
-def resolve_scalar(scalar: str, output_shape: tuple[int | None, ...]) -> str:
-    """'auto' -> 'cosine' for token states [B, T, H], 'top1' for a [B, C] output."""
+def resolve_scalar(scalar: str, output_shape: tuple[int | None, ...],
+                   vocab: int | None = None) -> str:
+    """'auto' -> 'next-token' for logits over the vocabulary [B, T, vocab], 'cosine' for
+    other token states [B, T, H], 'top1' for a [B, C] output."""
     if scalar != "auto":
         if scalar not in SCALARS:
             raise InputError(f"The text scalar must be auto, {', '.join(SCALARS)}; got {scalar}.")
         if scalar == "top1" and len(output_shape) != 2:
             raise InputError("The 'top1' scalar needs a [batch, classes] output.")
+        if scalar == "next-token" and len(output_shape) != 3:
+            raise InputError("The 'next-token' scalar needs a [batch, T, vocab] output.")
         return scalar
     if len(output_shape) == 3:
-        return "cosine"
+        return "next-token" if vocab is not None and output_shape[2] == vocab else "cosine"
     if len(output_shape) == 2:
         return "top1"
     raise InputError(f"A text model's output must be [batch, T, hidden] or [batch, C]; got "
@@ -152,12 +166,53 @@ def cosine_head(model: onnx.ModelProto, references: np.ndarray) -> onnx.ModelPro
     return head
 
 
+def last_position_head(model: onnx.ModelProto, length: int) -> onnx.ModelProto:
+    """`model` ([B, T, vocab] logits) followed by the logits at the last position: [B, vocab]."""
+    head = onnx.ModelProto()
+    head.CopyFrom(model)
+    graph = head.graph
+    out = graph.output[0]
+    for node in graph.node:
+        node.output[:] = [HIDDEN if n == out.name else n for n in node.output]
+        node.input[:] = [HIDDEN if n == out.name else n for n in node.input]
+    graph.initializer.append(numpy_helper.from_array(np.array(length - 1, np.int64),
+                                                     "modelgif_text_last"))
+    graph.node.append(helper.make_node("Gather", [HIDDEN, "modelgif_text_last"], [out.name],
+                                       axis=1))
+    vocab = out.type.tensor_type.shape.dim[2]
+    del graph.output[:]
+    graph.output.append(helper.make_tensor_value_info(
+        out.name, TensorProto.FLOAT, ["batch", vocab.dim_value or "vocab"]))
+    del graph.value_info[:]
+    return head
+
+
 def _forward(model: onnx.ModelProto, x: np.ndarray, per_sample: bool) -> np.ndarray:
     session = make_session(model.SerializeToString())
     name = session.get_inputs()[0].name
     step = 1 if per_sample else 64
     return np.concatenate([np.asarray(session.run(None, {name: x[i:i + step]})[0])
                            for i in range(0, len(x), step)])
+
+
+def _engine(head: onnx.ModelProto, x: np.ndarray, backend: str,
+            eps: float | None) -> tuple[Backend, str]:
+    """select_backend, except that a batch-coupled graph gets the per-sample vmap backend."""
+    if backend == "blackbox":
+        return BlackBoxBackend.from_onnx(head, eps=eps), "black-box requested"
+    if "DynamicQuantizeLinear" not in graph_ops(head):
+        return select_backend(head, x, backend)
+    try:
+        engine = PerSampleExact(head)
+        engine.check(x)
+    except BackendError as error:
+        if backend == "exact":
+            raise
+        reason = f"exact backend unavailable, using black-box: {error}"
+        log.warning(reason)
+        return BlackBoxBackend.from_onnx(head, eps=eps), reason
+    return engine, ("exact backend, per sample: converted graph matches onnxruntime on the "
+                    "anchors")
 
 
 def text_field(
@@ -187,15 +242,13 @@ def text_field(
         references = pooled(_forward(model, x[(np.arange(n) + 1) % n], per_sample))
         head = cosine_head(model, references)
         classes = np.arange(n, dtype=np.int64)
+    elif scalar == "next-token":
+        head = last_position_head(model, length)
+        classes = np.argmax(_forward(head, x, per_sample).reshape(n, -1), axis=1)
     else:
         head = model
         classes = np.argmax(_forward(model, x, per_sample).reshape(n, -1), axis=1)
-    engine: Backend
-    if backend == "blackbox":
-        engine = BlackBoxBackend.from_onnx(head, eps=eps)
-        reason = "black-box requested"
-    else:
-        engine, reason = select_backend(head, x, backend)
+    engine, reason = _engine(head, x, backend, eps)
     if engine.name == "blackbox" and eps is None:
         raise InputError("The black-box text field needs a finite-difference step.")
     if isinstance(engine, BlackBoxBackend):

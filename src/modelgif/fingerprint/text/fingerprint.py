@@ -140,7 +140,8 @@ def create_text_fingerprint(
         raise InputError(f"{loaded.name}: the tokenizer has {tokenizer.vocab_size} tokens, the "
                          f"embedding table {loaded.table.shape[0]} rows")
     text_list, texts_sha256 = _texts(texts)
-    scalar = resolve_scalar(settings.scalar, loaded.normalized.output_spec.shape)
+    scalar = resolve_scalar(settings.scalar, loaded.normalized.output_spec.shape,
+                            int(loaded.table.shape[0]))
     fingerprint_id = new_fingerprint_id()
     anchor_secret = derive_anchor_secret(private_key, fingerprint_id)
     secret = sketch_secret(derive_anchor_key(private_key, fingerprint_id))
@@ -159,6 +160,8 @@ def create_text_fingerprint(
         "constant_inputs": loaded.constant_inputs, "exporter": loaded.exporter,
         "quantized_table": loaded.quantized_table,
     }
+    if scalar == "next-token":
+        text["position"] = "the last (T - 1): the own top-1 next-token logit"
     fine_cfg = {"n_steps": settings.n_steps, "rule": settings.rule, "baseline": "zeros",
                 "sketch_dim": settings.sketch_dim, "projection": "gaussian"}
     scale = _scale(loaded, ids)

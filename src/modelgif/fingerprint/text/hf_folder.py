@@ -40,6 +40,7 @@ HEADS = {
     "ForTokenClassification": "AutoModelForTokenClassification",
     "ForMaskedLM": "AutoModelForMaskedLM",
     "ForCausalLM": "AutoModelForCausalLM",
+    "LMHeadModel": "AutoModelForCausalLM",  # GPT-2's name for its causal LM
 }
 
 
