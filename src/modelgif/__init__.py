@@ -5,7 +5,8 @@
     reports/      verdicts -> signed evidence.json -> offline report.html
     zoo/          real trained models with ground truth (tests, benchmarks, demo)
     workflows/    one call per job: verify, calibrate, audit_unlearning, write_report,
-                  verify_report (files and a key in, a typed result out)
+                  verify_report; the fused option: calibrate_fused, verify_fused (files and
+                  a key in, a typed result out)
     cli/          `modelgif ...`: thin wrappers over the workflows
 
 The library never prints; it logs. Negative forensic results are data (Verdicts); only bad
@@ -29,12 +30,16 @@ from modelgif.fingerprint import (
 from modelgif.workflows import (
     AuditResult,
     CalibrationResult,
+    FusedCalibrationResult,
+    FusedVerifyResult,
     RemoteSuspect,
     ReportCheck,
     VerifyResult,
     audit_unlearning,
     calibrate,
+    calibrate_fused,
     verify,
+    verify_fused,
     verify_report,
     write_report,
 )
@@ -45,6 +50,8 @@ __all__ = [
     "AuditResult",
     "BackendError",
     "CalibrationResult",
+    "FusedCalibrationResult",
+    "FusedVerifyResult",
     "InputError",
     "IntegrityError",
     "ModelLoadError",
@@ -57,10 +64,12 @@ __all__ = [
     "__version__",
     "audit_unlearning",
     "calibrate",
+    "calibrate_fused",
     "create_fingerprint",
     "load_normalized",
     "normalize",
     "verify",
+    "verify_fused",
     "verify_report",
     "write_report",
 ]

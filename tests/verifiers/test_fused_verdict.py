@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import shlex
 import shutil
 from pathlib import Path
 
@@ -15,12 +16,9 @@ import numpy as np
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
+from modelgif import workflows
 from modelgif.cli import build_parser, main
-from modelgif.cli.fused_options import (
-    FUSED_VERDICT_TYPE,
-    run_fused,
-    wants_fused,
-)
+from modelgif.cli.fused_options import run_fused, wants_fused
 from modelgif.crypto.keys import save_keypair
 from modelgif.errors import InputError, IntegrityError
 from modelgif.fingerprint.anchors import AnchorConfig
@@ -41,6 +39,7 @@ from modelgif.verifiers.fused_verdict import (
     fused_verdict_from_cosines,
 )
 from modelgif.verifiers.signed_file import read_signed
+from modelgif.workflows.fused import FUSED_VERDICT_TYPE
 from modelgif.zoo import Zoo, cached_small_zoo
 
 DATASET = "mnist1d"
@@ -195,3 +194,28 @@ def test_the_commands_calibrate_and_verify_with_signed_files(
                               "--fused-statistics", "log-agreement", *fused])
     with pytest.raises(InputError, match="--fused-statistics needs 2"):
         run_fused(bad)
+
+
+def test_the_api_call_equals_the_command_and_repeats_a_command_that_parses(
+        setup: Setup, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`modelgif.verify_fused` with a loaded key: the verdict the command gives, and a
+    statement whose command line is a `verify --fused-with` the CLI parses."""
+    key_file, _ = save_keypair(setup.key, tmp_path / "owner")
+    negatives = tmp_path / "negatives"
+    negatives.mkdir()
+    for model in setup.zoo.independents(DATASET)[1:6]:
+        shutil.copy(setup.zoo.path(model.id), negatives / f"{model.id}.onnx")
+    cal = tmp_path / "FUSED-CAL.json"
+    calibrated = workflows.calibrate_fused(setup.paths, [negatives], key=setup.key, output=cal)
+    assert len(calibrated.negatives) == 5 and calibrated.to_dict()["file"] == str(cal)
+    suspect = setup.zoo.path(setup.zoo.independents(DATASET)[0].id)
+    result = workflows.verify_fused(setup.paths, suspect, key=setup.key, calibration=cal)
+    assert main(["verify", str(setup.paths[0]), str(suspect), "--key", str(key_file),
+                 "--fused-with", str(setup.paths[1]), "--calibration", str(cal),
+                 "--json"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["verdict"]["decision"] == result.verdict.decision
+    assert printed["verdict"]["statistic"] == pytest.approx(result.verdict.statistic)
+    args = build_parser().parse_args(shlex.split(result.record["command"])[1:])
+    assert wants_fused(args) and args.fused_with == [setup.paths[1]]
+    assert args.calibration == cal and args.key == Path("OWNER.key")

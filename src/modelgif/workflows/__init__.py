@@ -6,6 +6,7 @@
         │             record written only when asked (`output=`, `force=`)
         │  verify.py      fingerprint + suspect (file, budget, server) -> VerifyResult
         │  calibrate.py   fingerprint + negatives -> CalibrationResult (signed CAL.json)
+        │  fused.py       several fingerprints of one model -> one calibrated test (an option)
         │  audit.py       original + claimed + forget set -> AuditResult
         │  report.py      verdict files -> ReportBundle; bundle -> ReportCheck
         │  text.py        the text-model branch of verify and calibrate
@@ -21,18 +22,28 @@ workflow never prints and never reads sys.argv: the CLI passes the command it ra
 
 from modelgif.workflows.audit import AuditResult, audit_unlearning
 from modelgif.workflows.calibrate import CalibrationResult, calibrate
+from modelgif.workflows.fused import (
+    FusedCalibrationResult,
+    FusedVerifyResult,
+    calibrate_fused,
+    verify_fused,
+)
 from modelgif.workflows.report import ReportCheck, verify_report, write_report
 from modelgif.workflows.verify import RemoteSuspect, VerifyResult, verify
 
 __all__ = [
     "AuditResult",
     "CalibrationResult",
+    "FusedCalibrationResult",
+    "FusedVerifyResult",
     "RemoteSuspect",
     "ReportCheck",
     "VerifyResult",
     "audit_unlearning",
     "calibrate",
+    "calibrate_fused",
     "verify",
+    "verify_fused",
     "verify_report",
     "write_report",
 ]
