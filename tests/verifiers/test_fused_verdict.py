@@ -190,6 +190,9 @@ def test_the_commands_calibrate_and_verify_with_signed_files(
     assert statement["predicate"]["verdict"] == record["verdict"]
     assert {s["name"] for s in statement["subject"]} == {
         setup.paths[0].name, setup.paths[1].name, suspect.name, cal.name}
+    assert main(["report", str(out), "--key", str(key_file), "-o", str(tmp_path / "b")]) == 2
+    error = capsys.readouterr().err  # the owner's signature, but not a verdict record
+    assert "fused-verdict/v1 file, not a verdict record" in error and "edited" not in error
     bad = _command("verify", [str(setup.paths[0]), str(suspect), "--calibration", str(cal),
                               "--fused-statistics", "log-agreement", *fused])
     with pytest.raises(InputError, match="--fused-statistics needs 2"):

@@ -60,7 +60,9 @@ def read_signed(
 
     An unsigned file of an older modelgif (a JSON object with a "schema") is refused with
     `fix`, the command that writes a signed one. A signature that does not verify under
-    `public_key` (edited, or signed by someone else) is an IntegrityError naming the file.
+    `public_key` (edited, or signed by someone else) is an IntegrityError naming the file; a
+    file the owner signed as another kind (a calibration given as a verdict record) is an
+    InputError naming its predicate type.
     """
     path = Path(path)
     data = load_json(path, max_bytes, what)
@@ -71,7 +73,12 @@ def read_signed(
     try:
         return verify_envelope(data, public_key, predicate_type)
     except IntegrityError:
+        pass
+    try:  # the owner's signature on another kind of modelgif file: say which
+        other = verify_envelope(data, public_key)
+    except IntegrityError:
         raise IntegrityError(
             f"{path}: the {what} does not verify with the owner's key (edited, or signed "
             "by another key)."
         ) from None
+    raise InputError(f"{path}: a signed {other.get('predicateType')} file, not a {what}.")
