@@ -264,7 +264,7 @@ def _split(data: bytes) -> tuple[dict[str, Any], bytes]:
 
 def _join(header: dict[str, Any], body: bytes, canonical: bool = True) -> bytes:
     raw = signing.canonical_json(header) if canonical else json.dumps(header).encode()
-    return struct.pack("<8sII", record.MAGIC, 1, len(raw)) + raw + body
+    return struct.pack("<8sII", mgf_layout.MAGIC, 1, len(raw)) + raw + body
 
 
 def _resign_payload(header: dict[str, Any], edit: Callable[[dict[str, Any]], None]) -> None:
@@ -449,7 +449,7 @@ def _write_golden(path: Path) -> None:
 
 
 def test_golden_file_is_byte_stable(tmp_path: Path) -> None:
-    golden = DATA / f"fingerprint_v{record.FORMAT_VERSION}.mgf"
+    golden = DATA / f"fingerprint_v{mgf_layout.FORMAT_VERSION}.mgf"
     if UPDATE:
         DATA.mkdir(exist_ok=True)
         golden.unlink(missing_ok=True)

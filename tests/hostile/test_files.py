@@ -20,7 +20,7 @@ from onnx import helper
 from hostile.harness import assert_refused, model_of, run_cli, save
 from modelgif.cli import main
 from modelgif.crypto.signing import canonical_json
-from modelgif.fingerprint import record
+from modelgif.fingerprint import mgf_layout
 
 
 @pytest.fixture()
@@ -175,7 +175,7 @@ def test_large_fingerprint_is_not_read_whole(
     header = canonical_json({"arrays": [], "envelope": {}, "sealed_anchors_nbytes": 64})
     path = models / "big.mgf"
     with open(path, "wb") as handle:
-        handle.write(struct.pack("<8sII", record.MAGIC, record.FORMAT_VERSION, len(header)))
+        handle.write(struct.pack("<8sII", mgf_layout.MAGIC, mgf_layout.FORMAT_VERSION, len(header)))
         handle.write(header)
         handle.truncate(1 << 30)
     tracemalloc.start()

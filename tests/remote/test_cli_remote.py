@@ -11,7 +11,7 @@ import pytest
 
 from modelgif.cli import main
 from modelgif.crypto.keys import generate_key, save_keypair
-from modelgif.zoo import cached_small_zoo
+from modelgif.zoo import Zoo, cached_small_zoo
 from remote.v2_server import V2Server
 
 
@@ -21,15 +21,22 @@ def run(capsys: pytest.CaptureFixture[str], *argv: object) -> tuple[int, str, st
     return code, out, err
 
 
-def test_verify_through_a_server_then_report_and_rehash_the_log(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def owner_with_probes(tmp_path: Path, capsys: pytest.CaptureFixture[str], probes: int,
+                      *extra: str) -> tuple[Zoo, Path, Path, Path, Path, list[Path]]:
+    """The small zoo's source fingerprinted with `probes` probe points by the owner's new key:
+    (zoo, key, pub, fingerprint, where its calibration goes, the independent negatives)."""
     zoo = cached_small_zoo()
     source = zoo.sources()[0]
     key, pub = save_keypair(generate_key(), tmp_path / "owner")
     mgf, cal = tmp_path / "owner.mgf", tmp_path / "cal.json"
     assert run(capsys, "fingerprint", zoo.path(source), "--key", key, "--anchors-count", 8,
-               "--steps", 4, "--probes", 256, "-o", mgf, "--json")[0] == 0
-    negatives = [zoo.path(m) for m in zoo.independents(source.dataset)]
+               "--steps", 4, "--probes", probes, "-o", mgf, *extra)[0] == 0
+    return zoo, key, pub, mgf, cal, [zoo.path(m) for m in zoo.independents(source.dataset)]
+
+
+def test_verify_through_a_server_then_report_and_rehash_the_log(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    zoo, key, pub, mgf, cal, negatives = owner_with_probes(tmp_path, capsys, 256, "--json")
     code, out, _ = run(capsys, "calibrate", mgf, "--negatives", *negatives, "--key", key,
                        "--output-kind", "labels", "--query-budget", 128, "-o", cal, "--json")
     assert code == 0 and json.loads(out)["negatives"] == len(negatives)
@@ -72,13 +79,7 @@ def test_verify_through_a_server_then_report_and_rehash_the_log(
 
 def test_a_budgeted_verdict_of_a_file_is_recomputed_from_a_reveal(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    zoo = cached_small_zoo()
-    source = zoo.sources()[0]
-    key, pub = save_keypair(generate_key(), tmp_path / "owner")
-    mgf, cal = tmp_path / "owner.mgf", tmp_path / "cal.json"
-    assert run(capsys, "fingerprint", zoo.path(source), "--key", key, "--anchors-count", 8,
-               "--steps", 4, "--probes", 64, "-o", mgf)[0] == 0
-    negatives = [zoo.path(m) for m in zoo.independents(source.dataset)]
+    zoo, key, pub, mgf, cal, negatives = owner_with_probes(tmp_path, capsys, 64)
     budget = ["--output-kind", "topk", "--top-k", 3, "--query-budget", 64]
     assert run(capsys, "calibrate", mgf, "--negatives", *negatives, "--key", key, *budget,
                "-o", cal)[0] == 0

@@ -7,6 +7,7 @@ import getpass
 import os
 import shlex
 import sys
+import textwrap
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -148,6 +149,4 @@ def load_config(
 def paragraph(text: str) -> str:
     """`text` wrapped at 88 columns: descriptions shown by RawDescriptionHelpFormatter (kept
     raw so the examples in the epilog keep their layout) are not wrapped by argparse."""
-    import textwrap
-
     return textwrap.fill(text, 88)

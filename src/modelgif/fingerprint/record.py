@@ -59,11 +59,8 @@ from modelgif.crypto.signing import (
 from modelgif.errors import InputError, IntegrityError
 from modelgif.fingerprint.mgf_layout import (
     FORMAT_VERSION,
-    MAGIC,
     MAX_ARRAY_BYTES,
     MAX_ARRAYS,
-    MAX_FILE_BYTES,
-    MAX_HEADER_BYTES,
     NAME_PATTERN,
     OPAQUE,
     Container,
@@ -73,12 +70,6 @@ from modelgif.fingerprint.mgf_layout import (
 )
 
 __all__ = [
-    "FORMAT_VERSION",
-    "MAGIC",
-    "MAX_ARRAYS",
-    "MAX_ARRAY_BYTES",
-    "MAX_FILE_BYTES",
-    "MAX_HEADER_BYTES",
     "PREDICATE_TYPE",
     "Fingerprint",
     "load_fingerprint",

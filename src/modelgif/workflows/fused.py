@@ -168,7 +168,8 @@ def verify_fused(fingerprints: Sequence[PathLike], suspect: PathLike, *, key: Ke
         command = reproduce_command("verify", [paths[0], Path(suspect)], {
             "--key": key_name(key), "--fused-with": paths[1:], "--calibration": cal_path,
             "--fused-statistics": ",".join(c.statistic for c in components),
-            "--backend": backend, "--model-output": model_output})
+            "--backend": backend if backend != "auto" else None,
+            "--model-output": model_output})
     record = {
         "schema": FUSED_VERDICT_SCHEMA, "created_at": now_utc(), "verdict": verdict.to_dict(),
         "inputs": inputs, "calibration": fused.to_dict(), "command": command,
