@@ -37,7 +37,7 @@ class PerSampleExact(ExactBackend):
 
     def __init__(self, model: onnx.ModelProto, batch_size: int = 64) -> None:
         super().__init__(model, batch_size=batch_size)
-        self.batch_size = batch_size
+        self.batch_size = batch_size  # the base steps a batch-coupled graph by 1; vmap needs not
         self.vmapped = True
 
     def outputs(self, x: np.ndarray) -> np.ndarray:
