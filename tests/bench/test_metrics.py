@@ -25,6 +25,17 @@ def test_roc_auc_by_hand_with_ties() -> None:
     assert S.roc_auc(pos, neg) == pytest.approx(wins / (40 * 25))
 
 
+def test_roc_auc_equals_scikit_learns() -> None:
+    from sklearn.metrics import roc_auc_score
+
+    rng = np.random.default_rng(5)
+    for n_pos, n_neg in ((1, 2), (3, 40), (57, 12)):
+        pos = np.round(rng.normal(0.3, 1.0, n_pos), 1)  # rounded: ties across the classes
+        neg = np.round(rng.normal(0.0, 1.0, n_neg), 1)
+        labels = np.r_[np.ones(n_pos), np.zeros(n_neg)]
+        assert S.roc_auc(pos, neg) == pytest.approx(roc_auc_score(labels, np.r_[pos, neg]))
+
+
 small_lists = st.lists(st.floats(-1e6, 1e6, allow_nan=False), min_size=1, max_size=30)
 
 
