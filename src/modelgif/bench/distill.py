@@ -28,6 +28,9 @@ Methods, each a pooled null (all calibration negatives) and an architecture-matc
 - "reference": ModelGiF's setting, minus the mean cosine distance (the paper has no
   threshold; here the scalar rule gives it one);
 - "sac-w", "sac-m": SAC on 100 of the teacher's errors / 50 CutMix probes (outputstats.py);
+- "agree-cae": top-1 agreement with the target class at conferrable adversarial probes
+  (Lukas et al. 2021, conferrable.py), crafted with the owner's own shadow students and
+  reference models;
 - output statistics at secret probes: "js-*" (-log JS of soft outputs), "agree-*"
   (logit top-1 agreement) on uniform noise, the owner's held-out images, the teacher's
   errors and lowest-margin points, CutMix and mixup of owner images;
@@ -47,6 +50,7 @@ from typing import Any
 import numpy as np
 import onnx
 
+from modelgif.bench.conferrable import conferrable_probes, suspect_logits
 from modelgif.bench.distill_fields import TeacherFingerprint, field_cosines, teacher_fingerprint
 from modelgif.bench.metrics import rate, with_ci
 from modelgif.bench.outputstats import (
@@ -82,7 +86,7 @@ N_SECRET = 256  # secret probes per synthetic bank part
 SAC_W, SAC_M = 100, 50  # samples SAC-w / SAC-m correlate
 N_IDIO = 200  # teacher errors / boundary points used as probes
 OUTPUT_STATS = ("js-noise", "js-owner", "js-errors", "js-boundary", "js-cutmix", "js-mixup",
-                "agree-noise", "agree-errors", "agree-owner", "sac-w", "sac-m")
+                "agree-noise", "agree-errors", "agree-owner", "sac-w", "sac-m", "agree-cae")
 SCALAR_METHODS = ("modelgif-T", "reference", *OUTPUT_STATS)
 SALT = "modelgif-bench-distill"  # this benchmark's own seeded deal (splits.py)
 Fusion = tuple[Rule, tuple[str, ...]]  # (rule, the statistics it fuses)
@@ -112,8 +116,10 @@ def roles(zoo: FashionZoo) -> tuple[dict[str, str], dict[str, str]]:
 
 
 def suspect_features(zoo: FashionZoo, teacher: str, fields: dict[str, TeacherFingerprint],
-                     model_id: str) -> dict[str, Any]:
-    """Every statistic of `model_id` against `teacher` (field cosines kept for the verdict)."""
+                     model_id: str, conferrable: tuple[np.ndarray, np.ndarray]
+                     ) -> dict[str, Any]:
+    """Every statistic of `model_id` against `teacher` (field cosines kept for the verdict).
+    `conferrable`: the teacher's conferrable probes and their target classes."""
     ours, theirs = zoo.logits(teacher), zoo.logits(model_id)
     labels = zoo.data.owner.y[slice(*_bank_owner())]
     errors, boundary = idiosyncratic_points(ours["owner"], labels, N_IDIO)
@@ -142,6 +148,8 @@ def suspect_features(zoo: FashionZoo, teacher: str, fields: dict[str, TeacherFin
         "agree-owner": logit_agreement(ours["owner"], theirs["owner"]),
         "sac-w": sac_score(*at("owner", errors[:SAC_W])),
         "sac-m": sac_score(*at("cutmix", secret["cutmix"][:SAC_M])),
+        "agree-cae": logit_agreement(np.eye(10)[conferrable[1]],  # the targets, one-hot
+                                     suspect_logits(zoo, model_id, conferrable[0])),
     }
 
 
@@ -210,7 +218,8 @@ def score_zoo(
         if progress is not None:
             progress(teacher.id)
         fields = {s: teacher_fingerprint(zoo, teacher.id, s) for s in settings}
-        features = {mid: suspect_features(zoo, teacher.id, fields, mid)
+        probes = conferrable_probes(zoo, teacher.id, zoo.teacher_net(teacher.id))
+        features = {mid: suspect_features(zoo, teacher.id, fields, mid, probes)
                     for mid in zoo.models if mid != teacher.id}
         mine = {mid for mid, m in zoo.models.items() if m.teacher == teacher.id}
         negatives = {mid: r for mid, r in negative.items() if mid not in mine

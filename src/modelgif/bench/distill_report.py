@@ -29,7 +29,7 @@ __all__ = [
     "null_sizes",
 ]
 
-BASELINES = ("reference", "sac-w", "sac-m", "modelgif")
+BASELINES = ("reference", "sac-w", "sac-m", "agree-cae", "modelgif")
 CATEGORIES: dict[str, Callable[[dict[str, Any]], bool]] = {
     "student-soft": lambda r: r["kind"] == "student-soft",
     "student-top3": lambda r: r["kind"] == "student-top3",

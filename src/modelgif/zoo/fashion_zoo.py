@@ -191,6 +191,13 @@ class FashionZoo:
         with np.load(self.root / f"{model_id}.npz", allow_pickle=False) as stored:
             return np.asarray(stored["test_top1"]).astype(np.int64)
 
+    def teacher_net(self, model_id: str) -> ZooNet:
+        """A built teacher as a torch module (its weights are kept; other models' are not)."""
+        net = fashion_net(self.models[model_id].architecture, 0)
+        _load_weights(net, self.root / f"{model_id}.weights.npz")
+        net.eval()
+        return net
+
     def info(self, model_id: str) -> dict[str, Any]:
         """Recipe, test accuracy, agreement with and share of its teacher's accuracy."""
         if model_id not in self._info:
@@ -283,12 +290,7 @@ def build_fashion_zoo(
     for model in zoo.models.values():
         done = _built(root, model)
         if model.category == "teacher":
-            net = fashion_net(model.architecture, 0)
-            if done:
-                _load_weights(net, root / f"{model.id}.weights.npz")
-                net.eval()
-            else:
-                net = _train_model(zoo, model, teachers)
+            net = zoo.teacher_net(model.id) if done else _train_model(zoo, model, teachers)
             teachers[model.id] = net
         if done:
             if model.category == "teacher":
