@@ -70,3 +70,28 @@ def test_fast_grouped_auc_matches_the_metrics_module() -> None:
     pg, ng = rng.choice(["a", "b", "c"], 40), rng.choice(["a", "b", "d"], 60)
     assert _fast_grouped_auc(pos, pg, neg, ng) == pytest.approx(
         grouped_auc(pos, list(pg), neg, list(ng)))
+
+
+def test_the_data_matched_null_leaves_out_owner_data_negatives_and_says_what_it_costs() -> None:
+    from modelgif.bench.distill import NULLS, _score_one, in_claim, training_data
+    from modelgif.zoo.fashion_zoo import plan
+
+    kinds = {m.id: training_data(m) for m in plan(0)}
+    assert kinds["t0"] == kinds["ind-cnn-owner-0"] == "owner"
+    assert kinds["ind-pool-attacker-1"] == kinds["t1.student-soft-cnn-2000"] == "attacker"
+
+    rng = np.random.default_rng(0)
+    cal = [f"own{i}" for i in range(6)] + [f"att{i}" for i in range(6)]
+    data = {c: c[:3].replace("own", "owner").replace("att", "attacker") for c in cal}
+    data["s"] = "attacker"
+    features = {c: {"js-noise": float(v)} for c, v in zip(cal, rng.normal(0, 1, 12), strict=True)}
+    features["s"] = {"js-noise": 0.0}
+    sig = dict.fromkeys([*cal, "s"], "g")
+    sizes = {null: _score_one("js-noise", null, cal, "s", features, sig, data, {}, {})[2]
+             for null in NULLS}
+    assert sizes == {"pooled": 12, "matched": 12, "matched-data": 6}
+
+    rows = [{"positive": True, "data": "attacker"}, {"positive": False, "data": "owner"},
+            {"positive": False, "data": "attacker"}]
+    assert in_claim(rows, "matched") == rows
+    assert in_claim(rows, "matched-data") == [rows[0], rows[2]]

@@ -22,8 +22,14 @@ Protocol (the rules of `bench ip`):
   the field; the same tolerance rule on a scalar otherwise, verifiers/fused.py); scores for AUC
   are null-standardised z's, pooled over (teacher, fold) groups.
 
-Methods, each a pooled null (all calibration negatives) and an architecture-matched one
-(only calibration negatives whose ONNX graph has the suspect's structure, `graph_signature`):
+Nulls (`NULLS`): "pooled" (all calibration negatives), "matched" (only those whose ONNX graph
+has the suspect's structure, `graph_signature`) and "matched-data" (those, and trained on
+data other than the owner's). "matched-data" answers a narrower question: "is the suspect
+one of the teacher's, or a model its maker trained on data of its own?" Its false positives
+are counted on negatives inside that claim (`in_claim`); negatives trained on the owner's
+own data are scored too, and their flags reported apart, as what the narrower null costs.
+
+Methods, each under every null:
 - "modelgif": the library's field verdict (defaults: secret synthetic anchors, log-agreement);
 - "reference": ModelGiF's setting, minus the mean cosine distance (the paper has no
   threshold; here the scalar rule gives it one);
@@ -69,17 +75,21 @@ from modelgif.zoo.fashion_zoo import FashionModel, FashionZoo
 
 __all__ = [
     "FOLDS",
+    "NULLS",
     "DistillScores",
     "Fusion",
     "graph_signature",
+    "in_claim",
     "kind",
     "roles",
     "score_zoo",
     "summarise",
     "suspect_features",
+    "training_data",
 ]
 
 FOLDS = ("fold-0", "fold-1", "fold-2", "fold-3")
+NULLS = ("pooled", "matched", "matched-data")
 NEGATIVE_DEAL = ("fold-0", "fold-1", "selection", "fold-2", "fold-3")
 POSITIVE_DEAL = ("evaluation", "evaluation", "selection", "evaluation")
 N_SECRET = 256  # secret probes per synthetic bank part
@@ -99,6 +109,22 @@ def kind(model: FashionModel) -> str:
     if model.category == "thief":
         return "noise-thief" if model.recipe["noise_share"] > 0 else "finetune"
     return model.category
+
+
+def training_data(model: FashionModel) -> str:
+    """Whose images a model was trained on: teachers and owner-data independents the owner's;
+    students, thieves and attacker-data independents the attacker's."""
+    if model.category in ("teacher", "independent"):
+        return str(model.recipe["data"])
+    return "attacker"
+
+
+def in_claim(rows: list[dict[str, Any]], null: str) -> list[dict[str, Any]]:
+    """The rows a null's false-positive rate speaks for: under "matched-data", positives and
+    the negatives not trained on the owner's data; under the other nulls, all of them."""
+    if null != "matched-data":
+        return rows
+    return [r for r in rows if r["positive"] or r["data"] != "owner"]
 
 
 def _lineage(m: FashionModel) -> str:
@@ -167,13 +193,16 @@ class DistillScores:
 
 
 def _score_one(method: str, null: str, calibrators: list[str], suspect: str,
-               features: dict[str, dict[str, Any]], sig: dict[str, str],
+               features: dict[str, dict[str, Any]], sig: dict[str, str], data: dict[str, str],
                fusion: dict[str, Fusion], fits: dict[tuple[str, ...], Any]
                ) -> tuple[float, bool, int, float]:
     """(z, flagged, null size, threshold as a z) of `suspect` under the null of
-    `calibrators` (matched: only those of the suspect's graph signature). `fits` memoises
-    each null by (method, its negatives): every fit is deterministic."""
+    `calibrators` (matched: only those of the suspect's graph signature; matched-data: and
+    not trained on the owner's data). `fits` memoises each null by (method, its negatives):
+    every fit is deterministic."""
     cal = calibrators if null == "pooled" else [c for c in calibrators if sig[c] == sig[suspect]]
+    if null == "matched-data":
+        cal = [c for c in cal if data[c] != "owner"]
     key = (method, *cal)
     if method == "modelgif":
         if key not in fits:
@@ -213,6 +242,7 @@ def score_zoo(
     methods = ["modelgif", *[m for m in SCALAR_METHODS
                              if m != "reference" or "reference" in settings],
                *fusion_candidates]
+    data = {mid: training_data(m) for mid, m in zoo.models.items()}
     teachers = [m for m in zoo.models.values() if m.category == "teacher"]
     for teacher in teachers:
         if progress is not None:
@@ -237,16 +267,18 @@ def score_zoo(
                  if r == "selection"]
         fits: dict[tuple[str, ...], Any] = {}  # per teacher: its features
         for method in methods:
-            for null in ("pooled", "matched"):
+            for null in NULLS:
                 for fold, cal, mid, split in jobs:
                     z, flagged, n_null, bar = _score_one(method, null, cal, mid, features,
-                                                         out.signatures, fusion_candidates, fits)
+                                                         out.signatures, data,
+                                                         fusion_candidates, fits)
                     model = zoo.models[mid]
                     info = zoo.info(mid)
                     out.rows.append({
                         "method": method, "null": null, "teacher": teacher.id, "fold": fold,
                         "model": mid, "split": split, "positive": mid in mine,
-                        "kind": kind(model), "z": z, "flagged": bool(flagged),
+                        "kind": kind(model), "data": data[mid], "z": z,
+                        "flagged": bool(flagged),
                         "n_null": n_null, "threshold_z": bar,
                         "same_architecture": model.architecture == teacher.architecture,
                         "share": info.get("share_of_teacher_accuracy", math.nan),

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from modelgif.atomic_write import write_file
-from modelgif.bench.distill import summarise
+from modelgif.bench.distill import NULLS, in_claim, summarise
 from modelgif.bench.metrics import rate
 
 __all__ = [
@@ -49,13 +49,14 @@ def _select(rows: list[dict[str, Any]], **where: Any) -> list[dict[str, Any]]:
 def choose_on_development(rows: list[dict[str, Any]], fusion: dict[str, Any]) -> dict[str, Any]:
     """The fusion and null with the highest development TPR (ties: AUC) over all positives.
 
-    Uses only development rows: selection positives and selection negatives."""
+    Uses only development rows: selection positives and selection negatives (those inside
+    the null's claim, `in_claim`)."""
     best: tuple[float, float, str, str] | None = None
     table = {}
     for method in fusion:
-        for null in ("pooled", "matched"):
-            got = summarise(_select(rows, split="development", method=method, null=null),
-                            lambda r: True, n_boot=0)
+        for null in NULLS:
+            got = summarise(in_claim(_select(rows, split="development", method=method,
+                                             null=null), null), lambda r: True, n_boot=0)
             table[f"{method}/{null}"] = got
             key = (got["tpr"][0] - 10 * max(0.0, got["fpr"] - 0.01), got["auc"][0], method, null)
             best = key if best is None or key[:2] > best[:2] else best
@@ -69,13 +70,18 @@ def held_out_tables(rows: list[dict[str, Any]], methods: list[str],
     out: dict[str, Any] = {}
     teachers = sorted({r["teacher"] for r in held})
     for method in methods:
-        for null in ("pooled", "matched"):
-            mine = _select(held, method=method, null=null)
+        for null in NULLS:
+            scored = _select(held, method=method, null=null)
+            mine = in_claim(scored, null)
             cell: dict[str, Any] = {}
             for name, test in CATEGORIES.items():
                 cell[name] = {"all": summarise(mine, test, n_boot=n_boot)}
                 for t in teachers:
                     cell[name][t] = summarise(_select(mine, teacher=t), test, n_boot=0)
+            kept = {id(r) for r in mine}
+            outside = [r for r in scored if id(r) not in kept]
+            cell["outside claim"] = {"flagged": sum(r["flagged"] for r in outside),
+                                     "scored": len(outside)}
             out[f"{method}/{null}"] = cell
     return out
 
@@ -97,16 +103,21 @@ def markdown(results: dict[str, Any]) -> str:
              if f"{m}/pooled" in tables]
     for category in CATEGORIES:
         lines += [f"**{category}** (held out; AUC and TPR at the calibrated 1 % FPR threshold, "
-                  "95 % bootstrap intervals; FP = held-out negatives flagged / scored)", "",
+                  "95 % bootstrap intervals; FP = held-out negatives flagged / scored, for "
+                  "matched-data those not trained on the owner's data, then the owner-data "
+                  "ones)", "",
                   "| method | null | AUC | TPR @ 1 % FPR | FP | n |", "|---|---|---|---|---|---|"]
         for method in dict.fromkeys(shown):
-            for null in ("pooled", "matched"):
+            for null in NULLS:
                 cell = tables[f"{method}/{null}"][category]["all"]
                 if "auc" not in cell:
                     continue
+                fp = f"{cell['false_positives']}/{cell['n_neg']}"
+                outside = tables[f"{method}/{null}"]["outside claim"]
+                if outside["scored"]:
+                    fp += f" (owner-data {outside['flagged']}/{outside['scored']})"
                 lines.append(f"| {method} | {null} | {_fmt(cell['auc'])} | {_fmt(cell['tpr'])} "
-                             f"| {cell['false_positives']}/{cell['n_neg']} | "
-                             f"{cell['n_pos_models']} |")
+                             f"| {fp} | {cell['n_pos_models']} |")
         lines.append("")
     lines += ["**Per teacher** (held out; TPR at 1 % FPR / AUC; pooled null except the "
               "chosen fusion's)", "",
@@ -128,7 +139,7 @@ def markdown(results: dict[str, Any]) -> str:
                   "| method | null | calibration negatives | threshold (null sd) |",
                   "|---|---|---|---|"]
         for method in dict.fromkeys(shown):
-            for null in ("pooled", "matched"):
+            for null in NULLS:
                 got = sizes.get(f"{method}/{null}")
                 if got:
                     lines.append(f"| {method} | {null} | {got['n_null']:g} | "
@@ -192,7 +203,7 @@ def null_sizes(rows: list[dict[str, Any]], methods: list[str]) -> dict[str, Any]
     and the median threshold in null standard deviations (what a flag has to clear)."""
     out: dict[str, Any] = {}
     for method in methods:
-        for null in ("pooled", "matched"):
+        for null in NULLS:
             mine = _select(rows, split="held-out", method=method, null=null)
             if mine:
                 out[f"{method}/{null}"] = {
