@@ -38,6 +38,8 @@ def test_fusion_candidates_name_their_rule_and_need_the_reference_for_three() ->
     assert full["fusion[reference]"] == ("max", ("modelgif-T", "reference"))
     assert full["fusion3-mean[agree-errors]"] == ("mean",
                                                   ("modelgif-T", "reference", "agree-errors"))
+    assert full["fusion-ref-cae[sac-m]"] == ("max", ("reference", "agree-cae", "sac-m"))
+    assert full["fusion-cae[js-errors]"] == ("max", ("agree-cae", "js-errors"))
     alone = fusion_candidates(("modelgif",))
     assert alone and all("reference" not in parts for _, parts in alone.values())
 

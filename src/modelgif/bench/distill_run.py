@@ -1,16 +1,17 @@
 """`modelgif bench distill`: distilled students and noise thieves of Fashion-MNIST teachers.
 
 Builds (or reuses) the cached Fashion-MNIST zoo (modelgif/zoo/fashion_zoo.py), the teachers'
-fingerprints and every suspect's field cosines, scores every method with a pooled and an
-architecture-matched null (distill.py), chooses ONE fusion among the candidates on
+fingerprints, each teacher's conferrable probes (conferrable.py) and every suspect's field
+cosines, scores every method under a pooled null, an architecture-matched one and one matched
+on architecture and training data (distill.py), chooses ONE fusion among the candidates on
 development models only, and writes held-out tables (Markdown + JSON) and the robustness
 figure (distill_report.py).
 
 Needs `apt-get install dataset-fashion-mnist` (or --data / $MODELGIF_FASHION_MNIST naming the
 folder of the four IDX files) and, for --figure, matplotlib (the `bench` extra). Cost on
 one thread: the zoo about 4 CPU-minutes (5 CPU-seconds per extra independent), the fields
-about 10 (most of it the reference's fingerprints), the scoring about 2; a warm rerun is the
-scoring alone.
+about 10 (most of it the reference's fingerprints), the conferrable probes about 2, the
+scoring 2-5; a warm rerun is the scoring alone.
 """
 
 from __future__ import annotations
@@ -74,7 +75,9 @@ def fusion_candidates(settings: tuple[str, ...]) -> dict[str, Fusion]:
 
     Two components: modelgif's field statistic (or the reference's) with an output statistic
     or with the other field, max rule. Three: both fields with an output statistic, max and
-    mean rules (the mean adds up weak evidence that no single component carries)."""
+    mean rules (the mean adds up weak evidence that no single component carries). And the
+    conferrable probes' agreement (which ranks noise thieves well) with another output
+    statistic, alone or with the reference's field, max rule."""
     out: dict[str, Fusion] = {f"fusion[{x}]": ("max", ("modelgif-T", x)) for x in OUTPUT_STATS}
     if "reference" in settings:
         out["fusion[reference]"] = ("max", ("modelgif-T", "reference"))
@@ -82,6 +85,10 @@ def fusion_candidates(settings: tuple[str, ...]) -> dict[str, Fusion]:
         for rule in ("max", "mean"):
             out |= {f"fusion3-{rule}[{x}]": (rule, ("modelgif-T", "reference", x))
                     for x in OUTPUT_STATS}
+    others = [x for x in OUTPUT_STATS if x != "agree-cae"]
+    out |= {f"fusion-cae[{x}]": ("max", ("agree-cae", x)) for x in others}
+    if "reference" in settings:
+        out |= {f"fusion-ref-cae[{x}]": ("max", ("reference", "agree-cae", x)) for x in others}
     return out
 
 
