@@ -9,10 +9,12 @@ the protocol readable and lets `modelgif bench <name>` discover it (cli/cmd_benc
     ip_report.py the results as Markdown tables
     ipfields.py  owner fingerprints and suspects' cosines per setting, cached on disk
     splits.py    the fixed seeded split of a zoo's models into disjoint roles
-    metrics.py   AUC / TPR within groups, bootstrap intervals (thin over scikit-learn)
+    metrics.py   AUC / TPR within groups, bootstrap intervals (AUC by scipy's ranks)
     distill.py   distilled students and noise thieves on Fashion-MNIST: the protocol;
                  distill_run.py runs it (`modelgif bench distill`), distill_report.py its
-                 tables, development choice and figure, distill_fields.py its cached fields,
+                 tables, development choice and figure, distill_fields.py its cached fields
+    conferrable.py  conferrable adversarial probes (the owner's shadow students against
+                 its reference models), a distillation baseline
     outputstats.py  output-only statistics (JS, agreement, SAC); their calibrated test
                  and the fused (max or mean of z's) test are modelgif.verifiers.fused
 
