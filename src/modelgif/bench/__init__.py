@@ -15,6 +15,8 @@ the protocol readable and lets `modelgif bench <name>` discover it (cli/cmd_benc
                  tables, development choice and figure, distill_fields.py its cached fields
     conferrable.py  conferrable adversarial probes (the owner's shadow students against
                  its reference models), a distillation baseline
+    unlearning.py   the unlearning audit measured (`modelgif bench unlearning`):
+                 unlearning_run.py one seed, unlearning_report.py its tables and curve
     outputstats.py  output-only statistics (JS, agreement, SAC); their calibrated test
                  and the fused (max or mean of z's) test are modelgif.verifiers.fused
 
