@@ -54,6 +54,16 @@ def test_probes_are_the_teachers_targets_near_owner_images_and_rebuild_the_same(
     assert np.array_equal(again[0], x) and np.array_equal(again[1], target)
 
 
+@pytest.mark.usefixtures("small")
+def test_another_recipe_is_rebuilt_not_read_from_the_cache(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    zoo = _zoo(tmp_path)
+    C.conferrable_probes(zoo, "t0", fashion_net("cnn", 3))  # type: ignore[arg-type]
+    monkeypatch.setattr(C, "N_PROBES", 4)
+    x, _ = C.conferrable_probes(zoo, "t0", fashion_net("cnn", 3))  # type: ignore[arg-type]
+    assert len(x) == 4
+
+
 def test_suspect_logits_are_the_onnx_files(tmp_path: Path) -> None:
     net = fashion_net("pool", 1)
     model = normalize(net, torch.zeros(1, 1, 28, 28), input_range=(0.0, 1.0)).model

@@ -75,7 +75,9 @@ def _p(models: list[nn.Module], x: torch.Tensor, target: torch.Tensor) -> torch.
 def conferrable_probes(zoo: FashionZoo, teacher_id: str, teacher: nn.Module
                        ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.int64]]:
     """(N_PROBES inputs, the target class of each), cached under the zoo folder."""
-    path = zoo.root / "conferrable" / f"{teacher_id}.e{EPSILON:g}.npz"
+    recipe = (HELD_BACK, SHADOW_QUERIES, EPSILON, STEPS, STEP_SIZE, CANDIDATES, N_PROBES)
+    tag = hashlib.sha256(repr(recipe).encode()).hexdigest()[:10]  # another recipe: rebuilt
+    path = zoo.root / "conferrable" / f"{teacher_id}.{tag}.npz"
     if path.is_file():
         with np.load(path, allow_pickle=False) as stored:
             return np.asarray(stored["x"]), np.asarray(stored["target"])
