@@ -111,3 +111,16 @@ def test_channels_last_layout_changes_no_number_that_matters(name: str) -> None:
     b = compute_field(onnx_model(name), x, SECRET, cfg, backend=off, keep_full=True)
     assert a.full is not None and b.full is not None
     assert np.linalg.norm(a.full - b.full) <= 1e-5 * np.linalg.norm(b.full)
+
+
+def test_fall_back_reason_logs_and_records_why_or_reraises_when_exact_was_asked(
+        caplog: pytest.LogCaptureFixture) -> None:
+    from modelgif.fingerprint.backends.select import fall_back_reason
+
+    error = BackendError("op Foo has no torch conversion")
+    with caplog.at_level(logging.WARNING):
+        reason = fall_back_reason(error, "auto")
+    assert reason == "exact backend unavailable, using black-box: op Foo has no torch conversion"
+    assert reason in caplog.text
+    with pytest.raises(BackendError, match="op Foo"):
+        fall_back_reason(error, "exact")

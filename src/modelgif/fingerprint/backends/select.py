@@ -23,7 +23,7 @@ from modelgif.fingerprint.backends.blackbox import BlackBoxBackend
 from modelgif.fingerprint.backends.exact import ExactBackend
 from modelgif.validation import check_choice
 
-__all__ = ["BACKENDS", "ModelLike", "as_onnx", "select_backend"]
+__all__ = ["BACKENDS", "ModelLike", "as_onnx", "fall_back_reason", "select_backend"]
 
 log = logging.getLogger(__name__)
 
@@ -66,12 +66,18 @@ def select_backend(
         exact = ExactBackend(proto, device=device, batch_size=batch_size or 64)
         exact.check(anchors)
     except BackendError as exc:
-        if choice == "exact":
-            raise
-        reason = f"exact backend unavailable, using black-box: {exc}"
-        log.warning(reason)
-        return _blackbox(proto, batch_size), reason
+        return _blackbox(proto, batch_size), fall_back_reason(exc, choice)
     return exact, "exact backend: converted graph matches onnxruntime on the anchors"
+
+
+def fall_back_reason(error: BackendError, choice: str) -> str:
+    """Why a verdict runs black-box after the exact backend failed: logged, and recorded in
+    the result. Re-raises `error` when the caller asked for the exact backend only."""
+    if choice == "exact":
+        raise error
+    reason = f"exact backend unavailable, using black-box: {error}"
+    log.warning(reason)
+    return reason
 
 
 def _blackbox(proto: onnx.ModelProto, batch_size: int | None) -> BlackBoxBackend:

@@ -41,7 +41,6 @@ the substitution gradients to every other token are exactly what tells models ap
 
 from __future__ import annotations
 
-import logging
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -54,7 +53,7 @@ from modelgif.crypto.keystream import KeyStream
 from modelgif.errors import BackendError, InputError
 from modelgif.fingerprint.backends.base import Backend
 from modelgif.fingerprint.backends.blackbox import BlackBoxBackend
-from modelgif.fingerprint.backends.select import select_backend
+from modelgif.fingerprint.backends.select import fall_back_reason, select_backend
 from modelgif.fingerprint.field import Progress
 from modelgif.fingerprint.quadrature import quadrature
 from modelgif.fingerprint.sketch import Projection
@@ -73,7 +72,6 @@ __all__ = [
     "text_field",
 ]
 
-log = logging.getLogger(__name__)
 
 SCALARS = ("cosine", "top1", "next-token")
 HIDDEN = "modelgif_text_hidden"
@@ -206,11 +204,7 @@ def _engine(head: onnx.ModelProto, x: np.ndarray, backend: str,
         engine = PerSampleExact(head)
         engine.check(x)
     except BackendError as error:
-        if backend == "exact":
-            raise
-        reason = f"exact backend unavailable, using black-box: {error}"
-        log.warning(reason)
-        return BlackBoxBackend.from_onnx(head, eps=eps), reason
+        return BlackBoxBackend.from_onnx(head, eps=eps), fall_back_reason(error, backend)
     return engine, ("exact backend, per sample: converted graph matches onnxruntime on the "
                     "anchors")
 
